@@ -1,0 +1,117 @@
+// swift-tools-version:6.2
+// slotctl: an A/B/R boot-slot manager and over-the-air updater for Linux devices.
+import PackageDescription
+
+/// Every Swift target builds in Swift 6 mode with strict concurrency; the
+/// failpoints used by the crash tests exist only in debug builds.
+let swiftSettings: [SwiftSetting] = [
+    .swiftLanguageMode(.v6),
+    .enableUpcomingFeature("ExistentialAny"),
+    .define("SLOTCTL_FAILPOINTS", .when(configuration: .debug)),
+]
+
+let package = Package(
+    name: "slotctl",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "slotctl", targets: ["slotctl"]),
+        .executable(name: "slot-boot", targets: ["slot-boot"]),
+        .executable(name: "slot-server", targets: ["slot-server"]),
+        .library(name: "SlotCore", targets: ["SlotCore"]),
+        .library(name: "SlotUpdate", targets: ["SlotUpdate"]),
+        .library(name: "SlotServer", targets: ["SlotServer"]),
+        // The C API. The Makefile installs it as libslotctl.so.1 (its soname).
+        .library(name: "SlotctlCAPI", type: .dynamic, targets: ["CSlotctl"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        // Already in the graph through Hummingbird; SlotServer runs its background flushers as Services.
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+    ],
+    targets: [
+        // C libraries and the few Linux facilities Swift cannot spell.
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CBlkid", pkgConfig: "blkid", providers: [.apt(["libblkid-dev"])]),
+        .target(name: "CSlotSys"),
+
+        // The low-level core: config, state, boot selection, image writer.
+        .target(
+            name: "SlotCore",
+            dependencies: ["CZlib", "CBlkid", "CSlotSys", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: swiftSettings),
+
+        // Wire types shared by the update client and the server.
+        .target(
+            name: "SlotWire",
+            dependencies: [.product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: swiftSettings),
+
+        // The device side of updates, over Foundation URLSession.
+        .target(
+            name: "SlotUpdate",
+            dependencies: ["SlotCore", "SlotWire", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: swiftSettings),
+
+        // The fleet update server as a library.
+        .target(
+            name: "SlotServer",
+            dependencies: [
+                "SlotWire", "CZlib",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
+            swiftSettings: swiftSettings),
+
+        // The C API, exported through a version script so only slotctl_* is visible.
+        .target(
+            name: "CSlotctl",
+            dependencies: ["SlotCore", "SlotUpdate"],
+            swiftSettings: swiftSettings,
+            linkerSettings: [
+                .unsafeFlags([
+                    "-Xlinker", "-soname=libslotctl.so.1",
+                    "-Xlinker", "--version-script=\(Context.packageDirectory)/Sources/CSlotctl/slotctl.map",
+                ])
+            ]),
+
+        .executableTarget(
+            name: "slotctl",
+            dependencies: [
+                "SlotCore", "SlotUpdate",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: swiftSettings),
+        .executableTarget(name: "slot-boot", dependencies: ["SlotCore"], swiftSettings: swiftSettings),
+        .executableTarget(
+            name: "slot-server",
+            dependencies: [
+                "SlotServer", "SlotWire",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: swiftSettings),
+
+        .testTarget(name: "SlotCoreTests", dependencies: ["SlotCore"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "SlotServerTests",
+            dependencies: [
+                "SlotServer", "SlotWire",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ],
+            swiftSettings: swiftSettings),
+        .testTarget(
+            name: "SlotUpdateTests",
+            dependencies: ["SlotUpdate", "SlotServer", "SlotWire", "SlotCore"],
+            swiftSettings: swiftSettings),
+    ]
+)

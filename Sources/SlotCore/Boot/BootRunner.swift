@@ -1,0 +1,100 @@
+/// Runs the boot decision against the real state: the impure shell around
+/// ``BootSelector``. It never fails: whatever goes wrong, the answer is a
+/// slot to boot (R at worst) and the reason.
+public struct BootRunner {
+    public let config: SystemConfig
+    public let store: StateStore
+
+    public init(config: SystemConfig, stateDirectory: String? = nil) {
+        self.config = config
+        self.store = StateStore(directory: stateDirectory ?? config.stateDirectory)
+    }
+
+    public struct Result: Sendable {
+        public var decision: BootDecision
+        public var assignments: BootAssignments
+    }
+
+    /// Decides, persists the counted state (unless `dryRun`) and, when not a
+    /// dry run, records the decision in `run-dir/booted`.
+    public func run(dryRun: Bool, now: Int64 = StateClock.now()) -> Result {
+        let decision: BootDecision
+        if dryRun {
+            decision = decide(now: now, lock: nil, persist: false)
+        } else {
+            do {
+                let lock = try FileLock.acquire(path: store.lockPath, timeout: 5, what: "the state")
+                defer { lock.release() }
+                decision = decide(now: now, lock: lock, persist: true)
+            } catch {
+                decision = BootDecision(slot: .R, state: nil, reason: "cannot lock the state: \(error)", notes: [])
+            }
+        }
+        let assignments = self.assignments(for: decision)
+        if !dryRun {
+            try? BootedSlot.write(assignments, runDirectory: config.runDirectory)
+        }
+        return Result(decision: decision, assignments: assignments)
+    }
+
+    private func decide(now: Int64, lock: FileLock?, persist: Bool) -> BootDecision {
+        let snapshot = store.snapshot()
+        let state: SystemState
+        if let current = snapshot.current {
+            state = current
+        } else if snapshot.isMissing {
+            state = .provisionedWithA(maxTries: config.maxTries)
+        } else {
+            // Both copies bad: never guess a slot from garbage, and leave the
+            // copies as they are for the post-mortem.
+            return BootDecision(slot: .R, state: nil, reason: "state corrupt: \(snapshot.problems.joined(separator: "; "))", notes: [])
+        }
+        return BootSelector.select(state, now: now) { slot, next in
+            if slot != .R, let problem = unusable(slot) { return .failed(problem) }
+            guard persist else { return .committed(next) }
+            do {
+                FailPoint.hit("boot-before-commit")
+                let written = try store.write(next)
+                FailPoint.hit("boot-after-commit")
+                return .committed(written)
+            } catch {
+                return .failed("cannot persist the boot count: \(error)")
+            }
+        }
+    }
+
+    /// Why a slot cannot be booted even though the state allows it.
+    private func unusable(_ slot: SlotName) -> String? {
+        let definition = config.slot(slot)
+        switch definition.storage {
+        case .block(let spec):
+            do {
+                _ = try DeviceResolver.resolve(spec)
+                return nil
+            } catch {
+                return error.message
+            }
+        case .directory:
+            let path = definition.payloadPath!
+            return FileSystem.exists(path) ? nil : "payload '\(path)' is missing"
+        }
+    }
+
+    func assignments(for decision: BootDecision) -> BootAssignments {
+        let definition = config.slot(decision.slot)
+        var root: String
+        var fstype: String?
+        switch definition.storage {
+        case .block(let spec):
+            // If R's device cannot be resolved here, hand the spec itself on:
+            // initramfs-tools resolves PARTLABEL= and friends on its own.
+            root = (try? DeviceResolver.resolve(spec)) ?? spec.description
+            fstype = BlockProbe.probe(root)?.filesystemType
+        case .directory:
+            root = definition.payloadPath!
+        }
+        var reason = decision.reason
+        if !decision.notes.isEmpty { reason += " (" + decision.notes.joined(separator: "; ") + ")" }
+        return BootAssignments(slot: decision.slot, root: root, fstype: fstype, seq: decision.seq, reason: reason)
+    }
+}

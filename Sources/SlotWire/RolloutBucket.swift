@@ -1,0 +1,28 @@
+import Crypto
+
+/// The deterministic dice of a percentage rollout.
+///
+/// `bucket = first 8 bytes of SHA-256(key + ":" + clientId), big-endian, mod 10000`,
+/// where the key is the release id (or the experiment id for A/B arms). The
+/// same device gets the same bucket on every check, after a restart and on
+/// every replica; Swift's `Hasher` is seeded per process and never used here.
+public enum RolloutBucket {
+    public static let count = 10_000
+
+    public static func bucket(key: String, clientId: String) -> Int {
+        let digest = SHA256.hash(data: Array("\(key):\(clientId)".utf8))
+        var value: UInt64 = 0
+        for byte in digest.prefix(8) { value = value << 8 | UInt64(byte) }
+        return Int(value % UInt64(count))
+    }
+
+    /// The bucket bound for a percentage: a device is in when `bucket < threshold`.
+    /// Percentages have two decimals of resolution (0.01 % = one bucket).
+    public static func threshold(percent: Double) -> Int {
+        Int((min(max(percent, 0), 100) * 100).rounded())
+    }
+
+    public static func includes(percent: Double, key: String, clientId: String) -> Bool {
+        bucket(key: key, clientId: clientId) < threshold(percent: percent)
+    }
+}
