@@ -17,7 +17,7 @@ let package = Package(
         .executable(name: "slotctl", targets: ["slotctl"]),
         .executable(name: "slot-boot", targets: ["slot-boot"]),
         .executable(name: "slot-server", targets: ["slot-server"]),
-        .library(name: "SlotCore", targets: ["SlotCore"]),
+        .library(name: "SlotCore", targets: ["SlotCore", "SlotCrypto"]),
         .library(name: "SlotUpdate", targets: ["SlotUpdate"]),
         .library(name: "SlotServer", targets: ["SlotServer"]),
         // The C API. The Makefile installs it as libslotctl.so.1 (its soname).
@@ -43,7 +43,13 @@ let package = Package(
         // The low-level core: config, state, boot selection, image writer.
         .target(
             name: "SlotCore",
-            dependencies: ["CZlib", "CBlkid", "CSlotSys", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["CZlib", "CBlkid", "CSlotSys"],
+            swiftSettings: swiftSettings),
+        // swift-crypto's SHA-256 for the image writer, kept out of SlotCore so
+        // the static boot hook links neither a crypto library nor Foundation.
+        .target(
+            name: "SlotCrypto",
+            dependencies: ["SlotCore", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: swiftSettings),
 
         // Wire types shared by the update client and the server.
@@ -55,7 +61,7 @@ let package = Package(
         // The device side of updates, over Foundation URLSession.
         .target(
             name: "SlotUpdate",
-            dependencies: ["SlotCore", "SlotWire", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["SlotCore", "SlotCrypto", "SlotWire", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: swiftSettings),
 
         // The fleet update server as a library.
@@ -88,7 +94,7 @@ let package = Package(
         .executableTarget(
             name: "slotctl",
             dependencies: [
-                "SlotCore", "SlotUpdate",
+                "SlotCore", "SlotCrypto", "SlotUpdate",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings),
@@ -101,12 +107,16 @@ let package = Package(
             ],
             swiftSettings: swiftSettings),
 
-        .testTarget(name: "SlotCoreTests", dependencies: ["SlotCore"], swiftSettings: swiftSettings),
+        .testTarget(name: "SlotCoreTests", dependencies: ["SlotCore", "SlotCrypto"], swiftSettings: swiftSettings),
         .testTarget(
             name: "SlotServerTests",
             dependencies: [
                 "SlotServer", "SlotWire",
+                .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                // Creates a throwaway database per PostgreSQL test.
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: swiftSettings),
         .testTarget(

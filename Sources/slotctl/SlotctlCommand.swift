@@ -1,6 +1,7 @@
 import ArgumentParser
 import Glibc
 import SlotCore
+import SlotCrypto
 
 /// `slotctl`: the A/B/R slot manager's command line.
 @main
@@ -23,7 +24,7 @@ struct SlotctlCommand: AsyncParsableCommand {
     /// the documented exit code.
     static func main() async {
         do {
-            var command = try parseAsRoot()
+            var command = try parseAsRoot(movingGlobalOptions(Array(CommandLine.arguments.dropFirst())))
             if var asyncCommand = command as? any AsyncParsableCommand {
                 try await asyncCommand.run()
             } else {
@@ -44,13 +45,40 @@ struct SlotctlCommand: AsyncParsableCommand {
     }
 }
 
+extension SlotctlCommand {
+    /// `slotctl --config PATH status` is how the design spells it; the
+    /// parser wants options after the subcommand, so move them there.
+    static func movingGlobalOptions(_ arguments: [String]) -> [String] {
+        var leading: [String] = []
+        var rest = arguments[...]
+        while let first = rest.first {
+            if first == "--config", rest.count >= 2 {
+                leading += rest.prefix(2)
+                rest = rest.dropFirst(2)
+            } else if first.hasPrefix("--config=") {
+                leading.append(first)
+                rest = rest.dropFirst()
+            } else {
+                break
+            }
+        }
+        let names = configuration.subcommands.map { $0._commandName } + ["help"]
+        if let word = rest.first, !word.hasPrefix("-"), !names.contains(word) {
+            Terminal.printError("unknown command '\(word)' (commands: \(names.dropLast().joined(separator: ", ")))")
+            Glibc.exit(2)
+        }
+        guard !leading.isEmpty, let subcommand = rest.first else { return arguments }
+        return [subcommand] + leading + rest.dropFirst()
+    }
+}
+
 /// `--config PATH`, shared by every subcommand.
 struct GlobalOptions: ParsableArguments {
     @Option(name: .long, help: "Config file (default: $SLOTCTL_CONFIG, then /etc/slotctl/system.conf).")
     var config: String?
 
     func manager() throws(SlotError) -> SlotManager {
-        try SlotManager(configPath: config)
+        try SlotManager(configPath: config, sha256: CryptoSHA256.factory)
     }
 }
 

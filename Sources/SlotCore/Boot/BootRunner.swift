@@ -20,12 +20,14 @@ public struct BootRunner {
     public func run(dryRun: Bool, now: Int64 = StateClock.now()) -> Result {
         let decision: BootDecision
         if dryRun {
-            decision = decide(now: now, lock: nil, persist: false)
+            decision = decide(now: now, persist: false)
         } else {
             do {
+                // First boot of a device whose state directory was never made.
+                if !FileSystem.exists(store.directory) { try store.prepareDirectory() }
                 let lock = try FileLock.acquire(path: store.lockPath, timeout: 5, what: "the state")
                 defer { lock.release() }
-                decision = decide(now: now, lock: lock, persist: true)
+                decision = decide(now: now, persist: true)
             } catch {
                 decision = BootDecision(slot: .R, state: nil, reason: "cannot lock the state: \(error)", notes: [])
             }
@@ -37,7 +39,16 @@ public struct BootRunner {
         return Result(decision: decision, assignments: assignments)
     }
 
-    private func decide(now: Int64, lock: FileLock?, persist: Bool) -> BootDecision {
+    /// R, without looking at the state: for when the state cannot even be
+    /// reached (its device is missing or will not mount).
+    public func fallbackToRecovery(reason: String) -> Result {
+        let decision = BootDecision(slot: .R, state: nil, reason: reason, notes: [])
+        let assignments = self.assignments(for: decision)
+        try? BootedSlot.write(assignments, runDirectory: config.runDirectory)
+        return Result(decision: decision, assignments: assignments)
+    }
+
+    private func decide(now: Int64, persist: Bool) -> BootDecision {
         let snapshot = store.snapshot()
         let state: SystemState
         if let current = snapshot.current {

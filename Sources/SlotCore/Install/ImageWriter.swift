@@ -27,7 +27,8 @@ public final class ImageWriter: @unchecked Sendable {
         public var verifyWindow: UInt64 = 64 << 20
         /// When known, a hard cap: one byte more is an error (a lying server).
         public var expectedSize: UInt64?
-        public var computeSHA256 = false
+        /// Set to compute SHA-256 as well (see ``StreamingSHA256``).
+        public var sha256: SHA256Factory?
         public init() {}
     }
 
@@ -65,7 +66,7 @@ public final class ImageWriter: @unchecked Sendable {
     public init(destination: ImageDestination, options: Options = Options()) {
         self.destination = destination
         self.options = options
-        digest = ImageDigest(sha256: options.computeSHA256)
+        digest = ImageDigest(sha256: options.sha256?())
         freeBuffers = BlockingQueue(capacity: options.bufferCount)
         writeQueue = BlockingQueue(capacity: options.bufferCount)
         verifyQueue = BlockingQueue(capacity: 1 << 16)

@@ -60,7 +60,12 @@ public final class InstallSession {
             FailPoint.hit("install-marked-installing")
             var options = ImageWriter.Options()
             options.expectedSize = expectations.size
-            options.computeSHA256 = expectations.sha256 != nil
+            if expectations.sha256 != nil {
+                guard let sha256 = manager.sha256 else {
+                    throw SlotError(.usage, "this program cannot compute SHA-256, which the image's manifest asks for")
+                }
+                options.sha256 = sha256
+            }
             let writer = ImageWriter(destination: destination, options: options)
             return InstallSession(
                 slot: target, expectations: expectations, writer: writer, manager: manager, installLock: lock,

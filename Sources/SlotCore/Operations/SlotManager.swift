@@ -3,15 +3,18 @@
 public final class SlotManager: Sendable {
     public let config: SystemConfig
     public let store: StateStore
+    /// SHA-256 for manifests that name one; nil in programs that never hash.
+    public let sha256: SHA256Factory?
 
-    public init(config: SystemConfig) {
+    public init(config: SystemConfig, sha256: SHA256Factory? = nil) {
         self.config = config
         self.store = StateStore(directory: config.stateDirectory)
+        self.sha256 = sha256
     }
 
     /// Loads the config from `--config`, `SLOTCTL_CONFIG` or the default path.
-    public convenience init(configPath: String?) throws(SlotError) {
-        self.init(config: try SystemConfig.load(path: SystemConfig.path(explicit: configPath)))
+    public convenience init(configPath: String?, sha256: SHA256Factory? = nil) throws(SlotError) {
+        self.init(config: try SystemConfig.load(path: SystemConfig.path(explicit: configPath)), sha256: sha256)
     }
 
     /// The slot the running system booted from: `run-dir/booted`, else the

@@ -11,6 +11,7 @@ import Synchronization
 ///   wrapped syscall fail in-process, for unit tests.
 public enum FaultInjection {
     public struct Rule: Sendable {
+        public var id: Int
         public var call: String
         public var pathContaining: String?
         public var errno: Int32
@@ -22,17 +23,31 @@ public enum FaultInjection {
 
     #if SLOTCTL_FAILPOINTS
     private static let rules = Mutex<[Rule]>([])
+    private static let nextID = Mutex(0)
     private static let pointHits = Mutex<[String: Int]>([:])
     #endif
 
     /// Makes the named syscall wrapper (`open`, `write`, `fsync`, `rename`,
     /// `read`, `flock`, `mkdir`, ...) fail with `errno` for paths containing
     /// the given text.
+    /// Returns the rule's id, for ``remove(_:)``: tests run in parallel, so
+    /// each removes only its own rules (and scopes them to its own paths).
+    @discardableResult
     public static func fail(
         _ call: String, pathContaining: String? = nil, errno: Int32 = EIO, afterHits: Int = 0, times: Int? = nil
-    ) {
+    ) -> Int {
         #if SLOTCTL_FAILPOINTS
-        rules.withLock { $0.append(Rule(call: call, pathContaining: pathContaining, errno: errno, afterHits: afterHits, times: times)) }
+        let id = nextID.withLock { $0 += 1; return $0 }
+        rules.withLock { $0.append(Rule(id: id, call: call, pathContaining: pathContaining, errno: errno, afterHits: afterHits, times: times)) }
+        return id
+        #else
+        return 0
+        #endif
+    }
+
+    public static func remove(_ id: Int) {
+        #if SLOTCTL_FAILPOINTS
+        rules.withLock { $0.removeAll { $0.id == id } }
         #endif
     }
 

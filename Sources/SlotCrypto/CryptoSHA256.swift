@@ -1,0 +1,24 @@
+import Crypto
+import SlotCore
+
+/// swift-crypto's SHA-256 (BoringSSL, with the CPU's SHA extensions) as the
+/// image writer's hasher.
+public struct CryptoSHA256: StreamingSHA256 {
+    private var hasher = SHA256()
+
+    public init() {}
+
+    public mutating func update(_ bytes: UnsafeRawBufferPointer) {
+        hasher.update(bufferPointer: bytes)
+    }
+
+    public func finalizeHex() -> String {
+        hasher.finalize().map { byte in
+            let hex = String(byte, radix: 16)
+            return byte < 16 ? "0" + hex : hex
+        }.joined()
+    }
+
+    /// The factory to pass to ``SlotManager``.
+    public static let factory: SHA256Factory = { CryptoSHA256() }
+}
