@@ -77,6 +77,13 @@ public final class ImageDestination: @unchecked Sendable {
         }
     }
 
+    /// A descriptor for O_DIRECT writes of whole aligned chunks: they skip
+    /// the page cache (no dirty-page throttling, no second copy) and are on
+    /// the device when the call returns. Nil where the file system refuses.
+    func openForDirectWrite() -> FileDescriptor? {
+        try? FileDescriptor.open(path, [.writeOnly, .direct])
+    }
+
     /// A second descriptor for reading back, with O_DIRECT when the file
     /// system allows it so the bytes come from the medium, not the cache.
     func openForReadBack() -> (FileDescriptor, direct: Bool)? {

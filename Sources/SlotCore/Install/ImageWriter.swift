@@ -24,7 +24,10 @@ public final class ImageWriter: @unchecked Sendable {
         public var chunkSize = 4 << 20
         public var bufferCount = 4
         /// Bytes written before a window is handed to the verifier.
-        public var verifyWindow: UInt64 = 64 << 20
+        public var verifyWindow: UInt64 = {
+            if let raw = getenv("SLOTCTL_VERIFY_WINDOW_MIB"), let mib = UInt64(String(cString: raw)) { return mib << 20 }
+            return 16 << 20
+        }()
         /// When known, a hard cap: one byte more is an error (a lying server).
         public var expectedSize: UInt64?
         /// Set to compute SHA-256 as well (see ``StreamingSHA256``).
@@ -62,6 +65,24 @@ public final class ImageWriter: @unchecked Sendable {
     private var writer: WorkerThread?
     private var verifier: WorkerThread?
     private var finished = false
+    /// Seconds each stage spent, for `SLOTCTL_TRACE=1` (where the time goes).
+    private let timings = Mutex(StageTimings())
+
+    public struct StageTimings: Sendable, CustomStringConvertible {
+        public var producerWaiting = 0.0
+        public var hashing = 0.0
+        public var writing = 0.0
+        public var syncing = 0.0
+        public var reading = 0.0
+        public var verifyHashing = 0.0
+        public var finalSync = 0.0
+        public var description: String {
+            func f(_ value: Double) -> String { String(Int((value * 1000).rounded())) + " ms" }
+            return "producer waiting \(f(producerWaiting)), hashing \(f(hashing)); writer write \(f(writing)); verifier sync-wait \(f(syncing)), read \(f(reading)), crc \(f(verifyHashing)); final fsync \(f(finalSync))"
+        }
+    }
+
+    public var stageTimings: StageTimings { timings.withLock { $0 } }
 
     public init(destination: ImageDestination, options: Options = Options()) {
         self.destination = destination
@@ -135,12 +156,14 @@ public final class ImageWriter: @unchecked Sendable {
             destination.discard()
             throw error
         }
+        let syncStart = Clock.now()
         do {
             try destination.descriptor.sync()
         } catch {
             destination.discard()
             throw error
         }
+        timings.withLock { $0.finalSync += Clock.now() - syncStart }
         let (verifiedOffset, readBack) = verified.withLock { ($0.offset, $0.crc) }
         let size = digest.count
         guard verifiedOffset == size, readBack.value == digest.crc.value else {
@@ -172,7 +195,9 @@ public final class ImageWriter: @unchecked Sendable {
 
     private func currentBuffer() throws(SlotError) -> AlignedBuffer {
         if let current { return current }
+        let waitStart = Clock.now()
         guard let buffer = freeBuffers.pop() else { throw firstFailure() }
+        timings.withLock { $0.producerWaiting += Clock.now() - waitStart }
         var fresh = buffer
         fresh.count = 0
         current = fresh
@@ -195,7 +220,9 @@ public final class ImageWriter: @unchecked Sendable {
             fail(error)
             throw error
         }
+        let hashStart = Clock.now()
         digest.update(buffer.filled)
+        timings.withLock { $0.hashing += Clock.now() - hashStart }
         guard writeQueue.push(Chunk(buffer: buffer, offset: offset)) else { throw firstFailure() }
         offset = end
     }
@@ -217,21 +244,39 @@ public final class ImageWriter: @unchecked Sendable {
 
     private func runWriter() {
         let fd = destination.descriptor
+        var direct = destination.openForDirectWrite()
+        defer { direct?.close() }
         var windowStart: UInt64 = 0
         var windowEnd: UInt64 = 0
         while let chunk = writeQueue.pop() {
             if hasFailed { break }
+            let writeStart = Clock.now()
             do {
-                try fd.write(chunk.buffer.filled, at: chunk.offset)
+                let aligned = chunk.buffer.count % AlignedBuffer.alignment == 0 && chunk.offset % UInt64(AlignedBuffer.alignment) == 0
+                if aligned, let directFD = direct {
+                    do {
+                        try directFD.write(chunk.buffer.filled, at: chunk.offset)
+                    } catch where (error.cause as? Errno) == .invalidArgument {
+                        // The device wants bigger alignment than a page: go buffered.
+                        directFD.close()
+                        direct = nil
+                        try fd.write(chunk.buffer.filled, at: chunk.offset)
+                    }
+                } else {
+                    try fd.write(chunk.buffer.filled, at: chunk.offset)
+                }
                 FailPoint.hit("install-chunk-written")
             } catch {
                 fail(SlotError(.io, "cannot write slot '\(destination.path)' at offset \(chunk.offset)", cause: error.cause))
                 break
             }
+            timings.withLock { $0.writing += Clock.now() - writeStart }
             windowEnd = chunk.offset + UInt64(chunk.buffer.count)
             freeBuffers.push(chunk.buffer)
             if windowEnd - windowStart >= options.verifyWindow {
-                _ = slotsys_sync_range(fd.rawValue, Int64(windowStart), Int64(windowEnd - windowStart), 0)
+                if direct == nil {
+                    _ = slotsys_sync_range(fd.rawValue, Int64(windowStart), Int64(windowEnd - windowStart), 0)
+                }
                 verifyQueue.push(Window(offset: windowStart, length: windowEnd - windowStart))
                 windowStart = windowEnd
             }
@@ -258,6 +303,7 @@ public final class ImageWriter: @unchecked Sendable {
         while let window = verifyQueue.pop() {
             if hasFailed { return }
             // Make the window durable on the device, then forget the cached copy.
+            let syncStart = Clock.now()
             if slotsys_sync_range(writeFD.rawValue, Int64(window.offset), Int64(window.length), 1) != 0 {
                 do { try writeFD.sync() } catch {
                     fail(SlotError(.io, "cannot flush slot '\(destination.path)'", cause: error.cause))
@@ -266,6 +312,7 @@ public final class ImageWriter: @unchecked Sendable {
             }
             writeFD.dropCache(offset: window.offset, length: window.length)
             reader.dropCache(offset: window.offset, length: window.length)
+            timings.withLock { $0.syncing += Clock.now() - syncStart }
 
             var position = window.offset
             let end = window.offset + window.length
@@ -274,6 +321,7 @@ public final class ImageWriter: @unchecked Sendable {
                 // O_DIRECT wants whole aligned blocks; read up to the next one.
                 let request = direct ? (wanted + AlignedBuffer.alignment - 1) / AlignedBuffer.alignment * AlignedBuffer.alignment : wanted
                 let got: Int
+                let readStart = Clock.now()
                 do {
                     got = try reader.readFully(into: UnsafeMutableRawBufferPointer(start: buffer.base, count: request), at: position)
                 } catch {
@@ -294,7 +342,13 @@ public final class ImageWriter: @unchecked Sendable {
                     fail(SlotError(.readBackMismatch, "slot '\(destination.path)' ended at offset \(position + UInt64(got)) while reading it back"))
                     return
                 }
+                let crcStart = Clock.now()
                 crc.update(UnsafeRawBufferPointer(start: buffer.base, count: wanted))
+                let crcEnd = Clock.now()
+                timings.withLock {
+                    $0.reading += crcStart - readStart
+                    $0.verifyHashing += crcEnd - crcStart
+                }
                 position += UInt64(wanted)
                 verified.withLock { $0 = (position, crc) }
             }

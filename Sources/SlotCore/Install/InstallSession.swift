@@ -1,3 +1,5 @@
+import Glibc
+
 /// One install into one slot, from "installing" to "ready".
 ///
 /// ``begin`` takes the install lock (one install at a time), opens the slot,
@@ -93,6 +95,10 @@ public final class InstallSession {
         do throws(SlotError) {
             try decoder.finish(into: writer)
             let result = try writer.finish()
+            if let trace = getenv("SLOTCTL_TRACE"), trace.pointee != 0 {
+                var line = "slotctl: trace: \(result.size) bytes: \(writer.stageTimings)\n"
+                line.withUTF8 { _ = Glibc.write(STDERR_FILENO, $0.baseAddress, $0.count) }
+            }
             try expectations.checkAfterWriting(result)
             FailPoint.hit("install-verified")
             try writer.destination.commit()

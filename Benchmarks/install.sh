@@ -1,0 +1,78 @@
+#!/bin/bash
+# Benchmark: `slotctl install` of a 1 GiB raw image into a file-backed slot,
+# read-back verification included, against `dd bs=4M conv=fsync` followed by
+# `cksum` of the same slot file. Runs alternate (A/B, B/A) in one process so
+# both see the same machine state; prints per-run times, medians and the
+# median of the per-pair ratios.
+#
+# usage: Benchmarks/install.sh [RUNS]        (default 7)
+# env:   WORK=/var/tmp/slotctl-bench-install  SIZE_MIB=1024  SLOTCTL=path/to/slotctl
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+RUNS=${1:-7}
+SIZE_MIB=${SIZE_MIB:-1024}
+WORK=${WORK:-/var/tmp/slotctl-bench-install}
+
+if [ -z "${SLOTCTL:-}" ]; then
+    echo "building slotctl (release)..." >&2
+    (cd "$ROOT" && swift build -c release --product slotctl >&2)
+    SLOTCTL=$(cd "$ROOT" && swift build -c release --show-bin-path)/slotctl
+fi
+
+mkdir -p "$WORK"
+cd "$WORK"
+IMAGE=$WORK/image-${SIZE_MIB}m.bin
+if [ ! -f "$IMAGE" ] || [ "$(stat -c %s "$IMAGE")" != $((SIZE_MIB << 20)) ]; then
+    echo "making a ${SIZE_MIB} MiB random image..." >&2
+    head -c $((SIZE_MIB << 20)) /dev/urandom > "$IMAGE.tmp" && mv "$IMAGE.tmp" "$IMAGE"
+fi
+for slot in a b r; do
+    [ -f "$slot.img" ] && [ "$(stat -c %s "$slot.img")" = $((SIZE_MIB << 20)) ] || { rm -f "$slot.img"; truncate -s $((SIZE_MIB << 20)) "$slot.img"; }
+done
+rm -rf state run
+cat > system.conf <<CONF
+[system]
+compatible = bench
+state = state
+run-dir = run
+[slot.A]
+device = a.img
+[slot.B]
+device = b.img
+[slot.R]
+device = r.img
+readonly = true
+CONF
+"$SLOTCTL" --config system.conf init > /dev/null
+
+now() { date +%s.%N; }
+ours() {
+    local t0; t0=$(now)
+    "$SLOTCTL" --config system.conf install "$IMAGE" --slot B > /dev/null
+    echo "$(now) - $t0" | bc
+}
+baseline() {
+    local t0; t0=$(now)
+    dd if="$IMAGE" of=b.img bs=4M conv=fsync,notrunc status=none
+    cksum b.img > /dev/null
+    echo "$(now) - $t0" | bc
+}
+
+ours_times=(); base_times=(); ratios=()
+for run in $(seq 1 "$RUNS"); do
+    cat "$IMAGE" > /dev/null   # the source is in the page cache for both sides
+    sync
+    if [ $((run % 2)) -eq 1 ]; then o=$(ours); b=$(baseline); else b=$(baseline); o=$(ours); fi
+    r=$(echo "scale=3; $o / $b" | bc)
+    ours_times+=("$o"); base_times+=("$b"); ratios+=("$r")
+    printf 'run %d: slotctl install %.3f s   dd+cksum %.3f s   ratio %.2f\n' "$run" "$o" "$b" "$r"
+done
+
+median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
+mo=$(median "${ours_times[@]}"); mb=$(median "${base_times[@]}"); mr=$(median "${ratios[@]}")
+mbps=$(echo "scale=0; $SIZE_MIB / $mo" | bc)
+echo
+echo "image ${SIZE_MIB} MiB, $RUNS runs, machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(df -T "$WORK" | awk 'NR==2 {print $2}') on $(df "$WORK" | awk 'NR==2 {print $1}')"
+echo "median slotctl install: ${mo} s (${mbps} MiB/s, read-back included)"
+echo "median dd bs=4M conv=fsync + cksum: ${mb} s"
+echo "median ratio slotctl/baseline: ${mr} (target <= 1.5)"
