@@ -31,8 +31,11 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
         .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
-        // Already in the graph through Hummingbird; SlotServer runs its background flushers as Services.
+        // Already in the graph through Hummingbird. SlotServer runs its flushers as Services and
+        // answers POST /v1/check in a NIO channel handler on the event loop.
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.35.2"),
     ],
     targets: [
         // C libraries and the few Linux facilities Swift cannot spell.
@@ -73,6 +76,11 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
+                .product(name: "NIOHTTPTypesHTTP1", package: "swift-nio-extras"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -107,7 +115,11 @@ let package = Package(
             ],
             swiftSettings: swiftSettings),
 
-        .testTarget(name: "SlotCoreTests", dependencies: ["SlotCore", "SlotCrypto"], swiftSettings: swiftSettings),
+        // Sandboxes, temp dirs and process helpers shared by the test targets.
+        .target(
+            name: "SlotTestSupport", dependencies: ["SlotCore", "SlotCrypto"], path: "Tests/SlotTestSupport",
+            swiftSettings: swiftSettings),
+        .testTarget(name: "SlotCoreTests", dependencies: ["SlotCore", "SlotCrypto", "SlotTestSupport"], swiftSettings: swiftSettings),
         .testTarget(
             name: "SlotServerTests",
             dependencies: [
@@ -121,7 +133,12 @@ let package = Package(
             swiftSettings: swiftSettings),
         .testTarget(
             name: "SlotUpdateTests",
-            dependencies: ["SlotUpdate", "SlotServer", "SlotWire", "SlotCore"],
+            dependencies: ["SlotUpdate", "SlotWire", "SlotCore", "SlotCrypto", "SlotTestSupport"],
+            swiftSettings: swiftSettings),
+        // The device client against the real server, both on loopback.
+        .testTarget(
+            name: "EndToEndTests",
+            dependencies: ["SlotUpdate", "SlotServer", "SlotWire", "SlotCore", "SlotTestSupport"],
             swiftSettings: swiftSettings),
     ]
 )

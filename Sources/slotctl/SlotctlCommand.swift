@@ -17,7 +17,8 @@ struct SlotctlCommand: AsyncParsableCommand {
         subcommands: [
             InitCommand.self, StatusCommand.self, InstallCommand.self, MarkGoodCommand.self,
             MarkBadCommand.self, SetActiveCommand.self, RecoveryCommand.self, FactoryResetCommand.self,
-            BootCommand.self,
+            BootCommand.self, CurrentCommand.self, PathCommand.self, CheckCommand.self, UpdateCommand.self,
+            DaemonCommand.self,
         ])
 
     /// Parses, runs, and turns every failure into a message on stderr and

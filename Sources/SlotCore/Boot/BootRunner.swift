@@ -65,7 +65,7 @@ public struct BootRunner {
             guard persist else { return .committed(next) }
             do {
                 FailPoint.hit("boot-before-commit")
-                let written = try store.write(next)
+                let written = try store.write(next, over: snapshot)
                 FailPoint.hit("boot-after-commit")
                 return .committed(written)
             } catch {
@@ -100,7 +100,7 @@ public struct BootRunner {
             // If R's device cannot be resolved here, hand the spec itself on:
             // initramfs-tools resolves PARTLABEL= and friends on its own.
             root = (try? DeviceResolver.resolve(spec)) ?? spec.description
-            fstype = BlockProbe.probe(root)?.filesystemType
+            fstype = BlockProbe.filesystemType(root)
         case .directory:
             root = definition.payloadPath!
         }

@@ -29,9 +29,16 @@ public enum BootedSlot {
         return nil
     }
 
-    /// Records the decision where later commands look for it.
+    /// Records the decision where later commands look for it. The run
+    /// directory is volatile (tmpfs) and lives for one boot, so the file is
+    /// replaced by rename but not fsynced: the durable record is the state.
     public static func write(_ assignments: BootAssignments, runDirectory: String) throws(SlotError) {
-        try FileSystem.makeDirectories(runDirectory)
-        try FileSystem.writeFileAtomically(fileName(runDirectory: runDirectory), Array(assignments.shellText.utf8))
+        if !FileSystem.exists(runDirectory) { try FileSystem.makeDirectories(runDirectory) }
+        let path = fileName(runDirectory: runDirectory)
+        let temp = path + ".tmp"
+        let fd = try FileDescriptor.open(temp, [.writeOnly, .create, .truncate], mode: 0o644)
+        defer { fd.close() }
+        try fd.write(Array(assignments.shellText.utf8))
+        try FileSystem.rename(temp, path)
     }
 }

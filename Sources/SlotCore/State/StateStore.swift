@@ -95,7 +95,13 @@ public final class StateStore: Sendable {
     /// the newest valid one, and returns it as written.
     @discardableResult
     public func write(_ state: SystemState) throws(SlotError) -> SystemState {
-        let snapshot = snapshot()
+        try write(state, over: snapshot())
+    }
+
+    /// ``write(_:)`` with the copies already read (under the same lock), so
+    /// the boot path reads each copy once.
+    @discardableResult
+    public func write(_ state: SystemState, over snapshot: Snapshot) throws(SlotError) -> SystemState {
         let target = snapshot.currentIndex.map { 1 - $0 } ?? 0
         var next = state
         next.seq = max(snapshot.current?.seq ?? 0, state.seq) + 1

@@ -9,6 +9,20 @@ public struct BlockProbe: Sendable {
 
     public var filesystemType: String? { tags["TYPE"] }
 
+    /// Only the filesystem type: superblocks alone, no partition table walk.
+    public static func filesystemType(_ path: String) -> String? {
+        guard let probe = blkid_new_probe_from_filename(path) else { return nil }
+        defer { blkid_free_probe(probe) }
+        blkid_probe_enable_superblocks(probe, 1)
+        blkid_probe_set_superblocks_flags(probe, BLKID_SUBLKS_TYPE)
+        blkid_probe_enable_partitions(probe, 0)
+        guard blkid_do_safeprobe(probe) == 0 else { return nil }
+        var data: UnsafePointer<CChar>?
+        var length = 0
+        guard blkid_probe_lookup_value(probe, "TYPE", &data, &length) == 0, let data else { return nil }
+        return String(cString: data)
+    }
+
     /// Probes `path` (a device or an image file); nil when nothing is recognised
     /// or the device cannot be opened.
     public static func probe(_ path: String) -> BlockProbe? {

@@ -1,11 +1,13 @@
 import Glibc
+import Synchronization
 
 /// A one-line progress bar on stderr, redrawn in place; silent off a TTY.
-final class ProgressBar {
+/// Updates may come from any thread.
+final class ProgressBar: Sendable {
     private let label: String
     private let enabled: Bool
     private let started = ProgressBar.now()
-    private var lastDraw = 0.0
+    private let lastDraw = Mutex(0.0)
 
     init(label: String) {
         self.label = label
@@ -15,8 +17,12 @@ final class ProgressBar {
     func update(done: UInt64, total: UInt64?) {
         guard enabled else { return }
         let now = Self.now()
-        guard now - lastDraw >= 0.1 || done == total else { return }
-        lastDraw = now
+        let due = lastDraw.withLock { last in
+            guard now - last >= 0.1 || done == total else { return false }
+            last = now
+            return true
+        }
+        guard due else { return }
         let elapsed = max(now - started, 0.001)
         let rate = ByteFormat.format(UInt64(Double(done) / elapsed)) + "/s"
         var line = "\r\(label) "

@@ -1,4 +1,5 @@
 import Foundation
+import SlotTestSupport
 import Testing
 @testable import SlotCore
 

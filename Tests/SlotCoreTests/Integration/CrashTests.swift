@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import SlotTestSupport
 import Testing
 @testable import SlotCore
 

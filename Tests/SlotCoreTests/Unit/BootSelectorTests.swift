@@ -1,3 +1,4 @@
+import SlotTestSupport
 import Testing
 @testable import SlotCore
 

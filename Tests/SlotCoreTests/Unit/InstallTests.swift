@@ -1,4 +1,5 @@
 import Glibc
+import SlotTestSupport
 import Testing
 @testable import SlotCore
 

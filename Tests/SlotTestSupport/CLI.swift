@@ -1,17 +1,22 @@
 import Foundation
-@testable import SlotCore
+import SlotCore
 
 /// Runs the built `slotctl` (and other programs) as a user would.
-enum CLI {
-    struct Output {
-        var status: Int32
-        var stdout: String
-        var stderr: String
+public enum CLI {
+    public struct Output {
+        public var status: Int32
+        public var stdout: String
+        public var stderr: String
+        public init(status: Int32, stdout: String, stderr: String) {
+            self.status = status
+            self.stdout = stdout
+            self.stderr = stderr
+        }
     }
 
     /// The directory holding the built executables: `SLOTCTL_BIN_DIR`, or the
     /// directory of this test bundle (SwiftPM puts both in `.build/debug`).
-    static var binDirectory: String {
+    public static var binDirectory: String {
         if let dir = ProcessInfo.processInfo.environment["SLOTCTL_BIN_DIR"] { return dir }
         let me = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
         var dir = me.deletingLastPathComponent()
@@ -20,13 +25,13 @@ enum CLI {
         return dir.path
     }
 
-    static var slotctl: String { binDirectory + "/slotctl" }
-    static var slotBoot: String { binDirectory + "/slot-boot" }
+    public static var slotctl: String { binDirectory + "/slotctl" }
+    public static var slotBoot: String { binDirectory + "/slot-boot" }
 
-    static var available: Bool { FileManager.default.isExecutableFile(atPath: slotctl) }
+    public static var available: Bool { FileManager.default.isExecutableFile(atPath: slotctl) }
 
     @discardableResult
-    static func run(_ executable: String, _ arguments: [String], environment: [String: String] = [:], stdin: Data? = nil) -> Output {
+    public static func run(_ executable: String, _ arguments: [String], environment: [String: String] = [:], stdin: Data? = nil) -> Output {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
@@ -55,12 +60,12 @@ enum CLI {
             stdout: String(decoding: outputData, as: UTF8.self), stderr: String(decoding: errorData.wait(), as: UTF8.self))
     }
 
-    static func slotctl(_ arguments: [String], config: String, environment: [String: String] = [:], stdin: Data? = nil) -> Output {
+    public static func slotctl(_ arguments: [String], config: String, environment: [String: String] = [:], stdin: Data? = nil) -> Output {
         run(slotctl, ["--config", config] + arguments, environment: environment, stdin: stdin)
     }
 
     /// Starts a process without waiting, for kill tests.
-    static func start(_ executable: String, _ arguments: [String], environment: [String: String] = [:]) throws -> Process {
+    public static func start(_ executable: String, _ arguments: [String], environment: [String: String] = [:]) throws -> Process {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
@@ -75,7 +80,7 @@ enum CLI {
     }
 
     /// Drains a pipe on another thread so a chatty child never blocks.
-    final class ReadInBackground: @unchecked Sendable {
+    public final class ReadInBackground: @unchecked Sendable {
         private var data = Data()
         private let done = DispatchSemaphore(value: 0)
         init(_ handle: FileHandle) {
@@ -92,10 +97,10 @@ enum CLI {
 }
 
 /// A loop device over a file, detached when the test ends.
-final class LoopDevice {
-    let path: String
+public final class LoopDevice {
+    public let path: String
 
-    init(file: String) throws {
+    public init(file: String) throws {
         let output = CLI.run("/usr/sbin/losetup", ["--find", "--show", file])
         guard output.status == 0 else { throw SlotError(.io, "losetup failed: \(output.stderr)") }
         path = output.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
@@ -104,7 +109,7 @@ final class LoopDevice {
     deinit { CLI.run("/usr/sbin/losetup", ["--detach", path]) }
 
     /// Root, and a kernel that gives us loop devices.
-    static let available: Bool = {
+    public static let available: Bool = {
         guard getuid() == 0, FileManager.default.isExecutableFile(atPath: "/usr/sbin/losetup") else { return false }
         let dir = TempDirectory("loopcheck")
         dir.makeSlotFile("probe.img", size: 1 << 20)
@@ -114,7 +119,7 @@ final class LoopDevice {
 
 extension String {
     /// The value of `KEY=` in boot assignments.
-    func assignment(_ key: String) -> String? {
+    public func assignment(_ key: String) -> String? {
         for line in split(separator: "\n") where line.hasPrefix(key + "=") {
             var value = String(line.dropFirst(key.count + 1))
             if value.hasPrefix("'") && value.hasSuffix("'") { value = String(value.dropFirst().dropLast()) }

@@ -1,12 +1,12 @@
 import Foundation
-@testable import SlotCore
+import SlotCore
 import SlotCrypto
 
 /// A scratch directory removed when the test ends.
-final class TempDirectory {
-    let path: String
+public final class TempDirectory {
+    public let path: String
 
-    init(_ name: String = "slotctl-test") {
+    public init(_ name: String = "slotctl-test") {
         let template = NSTemporaryDirectory() + "/\(name)-XXXXXX"
         var bytes = Array(template.utf8CString)
         guard let result = mkdtemp(&bytes) else { fatalError("mkdtemp failed") }
@@ -15,33 +15,33 @@ final class TempDirectory {
 
     deinit { try? FileManager.default.removeItem(atPath: path) }
 
-    func file(_ name: String) -> String { path + "/" + name }
+    public func file(_ name: String) -> String { path + "/" + name }
 
-    func write(_ name: String, _ text: String) {
+    public func write(_ name: String, _ text: String) {
         FileManager.default.createFile(atPath: file(name), contents: Data(text.utf8))
     }
 
-    func write(_ name: String, bytes: [UInt8]) {
+    public func write(_ name: String, bytes: [UInt8]) {
         FileManager.default.createFile(atPath: file(name), contents: Data(bytes))
     }
 
-    func read(_ name: String) -> [UInt8] {
+    public func read(_ name: String) -> [UInt8] {
         (FileManager.default.contents(atPath: file(name)).map { [UInt8]($0) }) ?? []
     }
 
-    func makeDirectory(_ name: String) {
+    public func makeDirectory(_ name: String) {
         try? FileManager.default.createDirectory(atPath: file(name), withIntermediateDirectories: true)
     }
 
     /// A sparse file of `size` bytes standing in for a block device.
-    func makeSlotFile(_ name: String, size: Int) {
+    public func makeSlotFile(_ name: String, size: Int) {
         FileManager.default.createFile(atPath: file(name), contents: nil)
         truncate(file(name), off_t(size))
     }
 }
 
 /// Deterministic pseudo-random bytes (xorshift), so failures reproduce.
-func patternBytes(_ count: Int, seed: UInt64) -> [UInt8] {
+public func patternBytes(_ count: Int, seed: UInt64) -> [UInt8] {
     var state = seed | 1
     var bytes = [UInt8](repeating: 0, count: count)
     for index in 0..<count {
@@ -54,7 +54,7 @@ func patternBytes(_ count: Int, seed: UInt64) -> [UInt8] {
 }
 
 /// gzip via zlib, for tests that feed compressed images.
-func gzipCompress(_ bytes: [UInt8]) -> [UInt8] {
+public func gzipCompress(_ bytes: [UInt8]) -> [UInt8] {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: "/bin/gzip")
     process.arguments = ["-c", "-n"]
@@ -70,13 +70,13 @@ func gzipCompress(_ bytes: [UInt8]) -> [UInt8] {
 }
 
 /// A sandbox with file-backed slots A, B, R and its config.
-struct Sandbox {
-    let dir: TempDirectory
-    let configPath: String
-    let config: SystemConfig
-    let manager: SlotManager
+public struct Sandbox {
+    public let dir: TempDirectory
+    public let configPath: String
+    public let config: SystemConfig
+    public let manager: SlotManager
 
-    init(slotSize: Int = 4 << 20, maxTries: Int = 3, extra: String = "") throws {
+    public init(slotSize: Int = 4 << 20, maxTries: Int = 3, extra: String = "") throws {
         dir = TempDirectory("slotctl-sandbox")
         for name in ["a.img", "b.img", "r.img"] { dir.makeSlotFile(name, size: slotSize) }
         dir.makeDirectory("data")
@@ -102,19 +102,19 @@ struct Sandbox {
         manager = SlotManager(config: config, sha256: CryptoSHA256.factory)
     }
 
-    func image(_ name: String, size: Int, seed: UInt64) -> (path: String, bytes: [UInt8]) {
+    public func image(_ name: String, size: Int, seed: UInt64) -> (path: String, bytes: [UInt8]) {
         let bytes = patternBytes(size, seed: seed)
         dir.write(name, bytes: bytes)
         return (dir.file(name), bytes)
     }
 
     /// Pretends the system booted from `slot` (what the boot hook records).
-    func setBooted(_ slot: SlotName) {
+    public func setBooted(_ slot: SlotName) {
         dir.makeDirectory("run")
         dir.write("run/booted", "SLOT=\(slot.rawValue)\n")
     }
 
-    func slotBytes(_ name: String, count: Int) -> [UInt8] {
+    public func slotBytes(_ name: String, count: Int) -> [UInt8] {
         Array(dir.read(name).prefix(count))
     }
 }

@@ -1,0 +1,49 @@
+import Hummingbird
+import Logging
+import ServiceLifecycle
+
+/// A server started in the background of the current process, on a real
+/// port: for tests (restarts, several replicas, the admin CLI against it) and
+/// for embedding. ``shutdown()`` is the same graceful path as SIGTERM.
+public final class RunningServer: Sendable {
+    public let port: Int
+    public let metrics: ServerMetrics
+    private let group: ServiceGroup
+    private let task: Task<Void, any Error>
+
+    public var baseURL: String { "http://127.0.0.1:\(port)" }
+
+    private init(port: Int, metrics: ServerMetrics, group: ServiceGroup, task: Task<Void, any Error>) {
+        self.port = port
+        self.metrics = metrics
+        self.group = group
+        self.task = task
+    }
+
+    public static func start(configuration: ServerConfiguration, logger: Logger = Logger(label: "slot-server")) async throws -> RunningServer {
+        let (ports, continuation) = AsyncStream<Int>.makeStream()
+        let metrics = ServerMetrics()
+        let app = try await SlotServerApp.make(configuration: configuration, logger: logger, metrics: metrics) { port in
+            continuation.yield(port)
+            continuation.finish()
+        }
+        let group = ServiceGroup(configuration: .init(services: [app], logger: logger))
+        // The stream ends when the group stops, so a server that fails to start is not awaited forever.
+        let task = Task {
+            defer { continuation.finish() }
+            try await group.run()
+        }
+        var iterator = ports.makeAsyncIterator()
+        guard let port = await iterator.next() else {
+            try await task.value
+            throw ServerError(.internal, "the server stopped before it listened")
+        }
+        return RunningServer(port: port, metrics: metrics, group: group, task: task)
+    }
+
+    /// Graceful shutdown: stop accepting, finish requests, flush check-ins, close the store.
+    public func shutdown() async throws {
+        await group.triggerGracefulShutdown()
+        try await task.value
+    }
+}

@@ -1,0 +1,47 @@
+/// Everything `slot-server serve` is started with.
+public struct ServerConfiguration: Sendable {
+    public enum Database: Sendable, Equatable {
+        /// `DATA/slot-server.sqlite`.
+        case sqlite
+        case postgres(PostgresURL)
+    }
+
+    /// Request body limits. Checks and events are small by nature; payload
+    /// uploads are streamed to disk and limited separately.
+    public struct Limits: Sendable {
+        public var checkBody = 64 * 1024
+        public var eventsBody = 1024 * 1024
+        public var eventsPerBatch = 1000
+        public var adminBody = 256 * 1024
+        public var payloadSize: UInt64 = 8 << 30
+        public var devicesPerPage = 10_000
+
+        public init() {}
+    }
+
+    public var host = "127.0.0.1"
+    public var port = 8080
+    public var dataDirectory = "./slot-server-data"
+    public var database: Database = .sqlite
+    public var adminToken: String
+    /// Base URL for payload URLs handed to devices; nil: from the request's Host header.
+    public var publicURL: String?
+    /// Base64 Ed25519 public key; deploys whose signature does not verify are refused.
+    /// nil: signatures are only checked for form (devices still verify them).
+    public var releasePublicKey: String?
+    public var limits = Limits()
+    public var autoPause = AutoPausePolicy()
+    /// How often pending device check-ins are written: each device's last check
+    /// in that window is one row, so a longer window means fewer writes.
+    public var checkInFlushInterval: Duration = .seconds(5)
+    /// How often the in-memory release catalog is reloaded (replica convergence).
+    public var catalogRefreshInterval: Duration = .seconds(1)
+    /// Connections idle for this long are closed (slow or stuck clients).
+    public var idleTimeout: Duration = .seconds(60)
+
+    public init(adminToken: String) {
+        self.adminToken = adminToken
+    }
+
+    public var sqlitePath: String { dataDirectory + "/slot-server.sqlite" }
+}

@@ -1,0 +1,38 @@
+import Logging
+import Synchronization
+
+/// What every route shares: configuration, store, in-memory catalog, check-in
+/// recorder, metrics and the payload directory. One per server instance.
+final class ServerState: Sendable {
+    let configuration: ServerConfiguration
+    let store: any MetadataStore
+    let catalog: ReleaseCatalog
+    let recorder: CheckInRecorder
+    let metrics: ServerMetrics
+    let payloads: PayloadDirectory
+    let auth: AdminAuthenticator
+    let logger: Logger
+    /// Release ids with an upload running in this process: one upload per release at a time.
+    let uploadsInProgress = Mutex<Set<String>>([])
+
+    init(configuration: ServerConfiguration, store: any MetadataStore, metrics: ServerMetrics, logger: Logger) {
+        self.configuration = configuration
+        self.store = store
+        self.catalog = ReleaseCatalog(store: store)
+        self.recorder = CheckInRecorder()
+        self.metrics = metrics
+        self.payloads = PayloadDirectory(root: configuration.dataDirectory)
+        self.auth = AdminAuthenticator(token: configuration.adminToken)
+        self.logger = logger
+    }
+
+    /// Reloads the catalog after a local write and mirrors paused state into metrics.
+    func releasesChanged() async {
+        do {
+            try await catalog.reload()
+        } catch {
+            logger.warning("reloading the release catalog failed: \(error)")
+        }
+        metrics.updatePaused(catalog.published)
+    }
+}

@@ -1,0 +1,117 @@
+import Hummingbird
+import Logging
+import NIOCore
+import NIOPosix
+import ServiceLifecycle
+
+/// Builds the update server: store, catalog, background services, routes.
+public enum SlotServerApp {
+    public typealias App = Application<RouterResponder<BasicRequestContext>>
+
+    /// Opens (and migrates) the configured store and returns the application,
+    /// ready for `runService()` or HummingbirdTesting.
+    ///
+    /// - Parameter onServerRunning: called with the bound port once listening
+    ///   (port 0 in the configuration picks a free one).
+    public static func make(
+        configuration: ServerConfiguration,
+        logger: Logger = Logger(label: "slot-server"),
+        metrics: ServerMetrics = ServerMetrics(),
+        onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+    ) async throws(ServerError) -> App {
+        let payloads = PayloadDirectory(root: configuration.dataDirectory)
+        try payloads.prepare()
+
+        var services: [any Service] = []
+        let store: any MetadataStore
+        switch configuration.database {
+        case .sqlite:
+            store = try SQLiteStore(path: configuration.sqlitePath)
+        case .postgres(let url):
+            let postgres = PostgresStore(url: url, logger: logger)
+            services.append(postgres)
+            store = postgres
+        }
+        let state = ServerState(configuration: configuration, store: store, metrics: metrics, logger: logger)
+        if configuration.releasePublicKey == nil {
+            logger.warning("no --release-key: deploy signatures are only checked for form; devices still verify them")
+        }
+
+        // Shutdown runs in reverse: the flusher writes its last batch while the store still runs.
+        services.append(
+            CatalogRefresher(catalog: state.catalog, interval: configuration.catalogRefreshInterval, metrics: metrics, logger: logger))
+        services.append(
+            CheckInFlusher(recorder: state.recorder, store: store, interval: configuration.checkInFlushInterval, logger: logger))
+
+        let answerer = CheckAnswerer(state: state)
+        let idleTimeout = TimeAmount.seconds(configuration.idleTimeout.components.seconds)
+        let checkLimit = configuration.limits.checkBody
+        var app = Application(
+            router: makeRouter(state, answerer: answerer),
+            // The fast path keeps the idle timeout: checks it answers never reach Hummingbird's connection handler.
+            server: .http1(
+                configuration: .init(
+                    additionalChannelHandlers: [
+                        CheckFastPathInstaller { CheckFastPathHandler(answerer: answerer, limit: checkLimit, idleTimeout: idleTimeout) }
+                    ],
+                    idleTimeout: nil)),
+            configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "slot-server"),
+            services: services,
+            onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? configuration.port) },
+            logger: logger)
+        app.beforeServerStarts {
+            // The store runs as a service by now (PostgreSQL needs its pool running).
+            try await store.migrate()
+            try await state.catalog.reload()
+            metrics.updatePaused(state.catalog.published)
+            logger.info("slot-server: \(storeDescription(configuration)), payloads in \(payloads.payloads)")
+        }
+        return app
+    }
+
+    /// Runs the server until SIGTERM or SIGINT, then shuts down gracefully
+    /// (in-flight requests finish, pending check-ins are written).
+    public static func run(
+        configuration: ServerConfiguration, logger: Logger, onServerRunning: @escaping @Sendable (Int) async -> Void
+    ) async throws(ServerError) {
+        let app = try await make(configuration: configuration, logger: logger, onServerRunning: onServerRunning)
+        do {
+            try await app.runService()
+        } catch let error as ServerError {
+            throw error
+        } catch {
+            throw ServerError(.internal, "the server stopped", cause: error)
+        }
+    }
+
+    /// Makes NIO's event loop threads Swift Concurrency's global executor, so a
+    /// request is read, handled and answered on one thread. Call once, from the
+    /// main thread, before any task starts (the executable's `main.swift`).
+    @discardableResult
+    public static func adoptEventLoopsAsGlobalExecutor() -> Bool {
+        NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
+    }
+
+    static func makeRouter(_ state: ServerState, answerer: CheckAnswerer) -> Router<BasicRequestContext> {
+        let router = Router(context: BasicRequestContext.self)
+        router.add(middleware: MetricsMiddleware(metrics: state.metrics))
+        router.add(middleware: ErrorMiddleware())
+        CheckRoute(state: state, answerer: answerer).register(on: router)
+        EventsRoute(state: state).register(on: router)
+        PayloadRoute(state: state).register(on: router)
+        DeployRoute(state: state).register(on: router)
+        UploadRoute(state: state).register(on: router)
+        RolloutRoute(state: state).register(on: router)
+        ReleaseQueryRoutes(state: state).register(on: router)
+        DevicesRoute(state: state).register(on: router)
+        MetricsRoute(state: state).register(on: router)
+        return router
+    }
+
+    private static func storeDescription(_ configuration: ServerConfiguration) -> String {
+        switch configuration.database {
+        case .sqlite: "SQLite at \(configuration.sqlitePath)"
+        case .postgres(let url): "PostgreSQL at \(url)"
+        }
+    }
+}

@@ -1,0 +1,29 @@
+import Hummingbird
+import NIOCore
+import SlotWire
+
+/// Answers a check: decode, validate, choose from the catalog, record the
+/// check-in, count it. Synchronous, so the event-loop fast path
+/// (``CheckFastPathHandler``) and the Hummingbird route (``CheckRoute``) share it.
+struct CheckAnswerer: Sendable {
+    let state: ServerState
+    let answers = AnswerCache()
+
+    /// The fast parser when the body is plain, JSONDecoder (and its error message) otherwise.
+    func decode(_ body: ByteBuffer) throws(ServerError) -> CheckRequest {
+        if let fast = body.readableBytesView.withContiguousStorageIfAvailable({ CheckRequestParser.parse(UnsafeRawBufferPointer($0)) }) ?? nil {
+            return fast
+        }
+        return try JSONBody.decode(CheckRequest.self, from: body)
+    }
+
+    /// The encoded release for this device, or nil for 204.
+    func answer(_ check: CheckRequest, authority: String?) throws(ServerError) -> ByteBuffer? {
+        try FieldRules.validate(check)
+        let chosen = state.catalog.choose(for: check)
+        state.recorder.record(check, offered: chosen?.id, atMillis: Timestamp.nowMillis())
+        state.metrics.answered(releaseId: chosen?.id)
+        guard let chosen else { return nil }
+        return try answers.answer(for: chosen, base: PayloadURL.base(authority: authority, configuration: state.configuration))
+    }
+}

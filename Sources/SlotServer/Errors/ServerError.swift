@@ -1,0 +1,81 @@
+import Hummingbird
+import SlotWire
+
+/// Every refusal or failure of the server: the HTTP status it maps to, a stable
+/// code for scripts, a message for people and the underlying cause for the log.
+///
+/// Routes throw it; ``ErrorMiddleware`` turns it (and anything else thrown)
+/// into a JSON ``APIErrorBody`` so no client ever sees an empty 500.
+public struct ServerError: Error, CustomStringConvertible {
+    public enum Code: String, Sendable {
+        case badRequest = "bad-request"
+        case unauthorized
+        case notFound = "not-found"
+        case methodNotAllowed = "method-not-allowed"
+        case conflict
+        case payloadTooLarge = "payload-too-large"
+        case rangeNotSatisfiable = "range-not-satisfiable"
+        case badSignature = "bad-signature"
+        case storage
+        case io
+        case configuration
+        case network
+        case `internal`
+
+        /// The status a code answers with, unless a caller picks another.
+        var defaultStatus: HTTPResponse.Status {
+            switch self {
+            case .badRequest, .badSignature: .badRequest
+            case .unauthorized: .unauthorized
+            case .notFound: .notFound
+            case .methodNotAllowed: .methodNotAllowed
+            case .conflict: .conflict
+            case .payloadTooLarge: .contentTooLarge
+            case .rangeNotSatisfiable: .rangeNotSatisfiable
+            case .storage, .io, .configuration, .network, .internal: .internalServerError
+            }
+        }
+    }
+
+    public var code: Code
+    public var status: HTTPResponse.Status
+    public var message: String
+    public var cause: (any Error)?
+    /// Extra response headers (e.g. `Content-Range: bytes */N` on a 416).
+    public var headers: HTTPFields
+
+    public init(
+        _ code: Code, _ message: String, cause: (any Error)? = nil,
+        status: HTTPResponse.Status? = nil, headers: HTTPFields = [:]
+    ) {
+        self.code = code
+        self.status = status ?? code.defaultStatus
+        self.message = message
+        self.cause = cause
+        self.headers = headers
+    }
+
+    public var description: String {
+        if let cause { return "\(message) (\(cause))" }
+        return message
+    }
+
+    public static func badRequest(_ message: String, cause: (any Error)? = nil) -> ServerError {
+        ServerError(.badRequest, message, cause: cause)
+    }
+
+    public static func notFound(_ message: String) -> ServerError { ServerError(.notFound, message) }
+
+    public static func conflict(_ message: String) -> ServerError { ServerError(.conflict, message) }
+
+    public static func storage(_ message: String, cause: (any Error)? = nil) -> ServerError {
+        ServerError(.storage, message, cause: cause)
+    }
+
+    public static func io(_ message: String, cause: (any Error)? = nil) -> ServerError {
+        ServerError(.io, message, cause: cause)
+    }
+
+    /// The body sent to the client. Server-side failures do not leak their cause.
+    var body: APIErrorBody { APIErrorBody(code: code.rawValue, message: message) }
+}

@@ -1,0 +1,57 @@
+import Synchronization
+import SlotWire
+
+/// The published releases, held in memory so that a check never waits for the
+/// database.
+///
+/// Every instance reloads it from the store periodically (``CatalogRefresher``)
+/// and right after its own writes, so a PATCH made on one replica reaches the
+/// others within one refresh interval.
+public final class ReleaseCatalog: Sendable {
+    struct Snapshot: Sendable {
+        /// Newest first, per track.
+        var tracks: [TrackKey: [ReleaseRecord]] = [:]
+        var all: [ReleaseRecord] = []
+        var byId: [String: ReleaseRecord] = [:]
+        var generation: UInt64 = 0
+    }
+
+    private let store: any MetadataStore
+    private let state = Mutex(Snapshot())
+    private let generations = Atomic<UInt64>(0)
+
+    init(store: any MetadataStore) {
+        self.store = store
+    }
+
+    /// Reloads from the store. A slow reload never overwrites a newer one.
+    func reload() async throws(ServerError) {
+        let generation = generations.add(1, ordering: .relaxed).newValue
+        let releases = try await store.publishedReleases()
+        var tracks: [TrackKey: [ReleaseRecord]] = [:]
+        for release in releases.reversed() {
+            tracks[TrackKey(channel: release.channel, compatible: release.manifest.compatible), default: []].append(release)
+        }
+        state.withLock { snapshot in
+            guard generation > snapshot.generation else { return }
+            snapshot = Snapshot(
+                tracks: tracks, all: releases, byId: Dictionary(releases.map { ($0.id, $0) }, uniquingKeysWith: { $1 }),
+                generation: generation)
+        }
+    }
+
+    /// The answer to a check, from memory.
+    func choose(for request: CheckRequest) -> ReleaseRecord? {
+        let releases = state.withLock { $0.tracks[TrackKey(channel: request.channel, compatible: request.compatible)] }
+        guard let releases else { return nil }
+        return RolloutPolicy.choose(among: releases, for: request)
+    }
+
+    /// A published release by id, as last loaded.
+    func release(id: String) -> ReleaseRecord? {
+        state.withLock { $0.byId[id] }
+    }
+
+    /// Published releases in deploy order, as last loaded.
+    var published: [ReleaseRecord] { state.withLock { $0.all } }
+}

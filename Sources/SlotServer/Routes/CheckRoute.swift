@@ -1,0 +1,25 @@
+import Hummingbird
+import SlotWire
+
+/// `POST /v1/check`: 200 with the release for this device, or 204.
+///
+/// Most checks never get here: ``CheckFastPathHandler`` answers them on the
+/// event loop. This route serves what it hands over (unusual bodies, errors,
+/// pipelined requests behind other ones) with the same ``CheckAnswerer``.
+struct CheckRoute {
+    let state: ServerState
+    let answerer: CheckAnswerer
+
+    func register(on router: Router<BasicRequestContext>) {
+        router.post("/v1/check") { request, _ in try await handle(request) }
+    }
+
+    func handle(_ request: Request) async throws(ServerError) -> Response {
+        let body = try await JSONBody.collect(request, limit: state.configuration.limits.checkBody)
+        let check = try answerer.decode(body)
+        guard let answer = try answerer.answer(check, authority: request.head.authority) else {
+            return Response(status: .noContent)
+        }
+        return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: answer))
+    }
+}

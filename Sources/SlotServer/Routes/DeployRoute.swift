@@ -1,0 +1,104 @@
+import Foundation
+import Hummingbird
+import SlotWire
+
+/// `POST /v1/releases` (admin): registers a signed release. The signature must
+/// verify against `--release-key`; the release is offered only after its
+/// payload arrived (``UploadRoute``), or at once when it names an external URL.
+struct DeployRoute {
+    let state: ServerState
+
+    func register(on router: Router<BasicRequestContext>) {
+        router.post("/v1/releases") { request, _ in try await handle(request) }
+    }
+
+    func handle(_ request: Request) async throws(ServerError) -> Response {
+        try state.auth.require(request)
+        let deploy = try await JSONBody.decode(DeployRequest.self, from: request, limit: state.configuration.limits.adminBody)
+        let record = try validate(deploy)
+        try await state.store.insertRelease(record)
+        state.logger.info("release \(record.id) (\(record.manifest.version), channel \(record.channel)) created")
+
+        if record.externalURL != nil {
+            let published = try await state.store.publishRelease(id: record.id, payloadSHA256: nil, atMillis: Timestamp.nowMillis())
+            await state.releasesChanged()
+            return try JSONBody.response(DeployResponse(release: ReleaseInfo(published), uploadPath: nil), status: .created)
+        }
+        return try JSONBody.response(
+            DeployResponse(release: ReleaseInfo(record), uploadPath: UploadRoute.path(releaseId: record.id)), status: .created)
+    }
+
+    private func validate(_ deploy: DeployRequest) throws(ServerError) -> ReleaseRecord {
+        let channel = try Identifier(deploy.channel, what: "channel")
+        let manifest = deploy.manifest
+        do {
+            try manifest.validate()
+        } catch {
+            throw ServerError.badRequest("invalid manifest: \(error.message)", cause: error)
+        }
+        let maxSize = UInt64(Int64.max)
+        guard manifest.size <= maxSize, manifest.payloadSize <= maxSize, manifest.securityVersion <= maxSize else {
+            throw ServerError.badRequest("manifest sizes and securityVersion must be below 2^63")
+        }
+        if manifest.compression == .gzip && manifest.payloadSize < 18 {
+            throw ServerError.badRequest("a gzip payload is at least 18 bytes")
+        }
+        if deploy.url == nil && manifest.payloadSize > state.configuration.limits.payloadSize {
+            throw ServerError(
+                .payloadTooLarge,
+                "payload of \(manifest.payloadSize) bytes is over this server's limit of \(state.configuration.limits.payloadSize)")
+        }
+        try verifySignature(deploy.signature, manifest)
+
+        var rollout = RolloutBucket.count
+        var experiment: ExperimentSlot?
+        if let arm = deploy.experiment {
+            if deploy.rolloutPercent != nil {
+                throw ServerError.badRequest("an experiment arm is sized by its range; leave out rolloutPercent")
+            }
+            experiment = try Self.slot(name: arm.name, start: arm.start, end: arm.end)
+        } else if let percent = deploy.rolloutPercent {
+            rollout = try Percent.basisPoints(percent, field: "rolloutPercent")
+        }
+        var externalURL: String?
+        if let url = deploy.url {
+            externalURL = try Self.validateExternalURL(url)
+        }
+        return ReleaseRecord(
+            id: Identifier.newReleaseID(version: manifest.version).value, channel: channel.value, manifest: manifest,
+            signature: deploy.signature.trimmingCharacters(in: .whitespacesAndNewlines), externalURL: externalURL,
+            payloadSHA256: nil, rolloutBasisPoints: rollout, experiment: experiment,
+            createdAtMillis: Timestamp.nowMillis())
+    }
+
+    private func verifySignature(_ signature: String, _ manifest: ReleaseManifest) throws(ServerError) {
+        guard let raw = Data(base64Encoded: signature.trimmingCharacters(in: .whitespacesAndNewlines)), raw.count == 64 else {
+            throw ServerError(.badSignature, "signature must be a base64 Ed25519 signature (64 bytes)")
+        }
+        guard let key = state.configuration.releasePublicKey else { return }
+        guard ReleaseSignature.isValid(signature, for: manifest, publicKeyBase64: key) else {
+            throw ServerError(.badSignature, "the manifest's signature does not verify against this server's release key")
+        }
+    }
+
+    static func slot(name: String, start: Double, end: Double) throws(ServerError) -> ExperimentSlot {
+        let name = try Identifier(name, what: "experiment name")
+        let startBucket = try Percent.basisPoints(start, field: "experiment start")
+        let endBucket = try Percent.basisPoints(end, field: "experiment end")
+        guard startBucket < endBucket else {
+            throw ServerError.badRequest("an experiment arm needs start < end, got [\(start), \(end))")
+        }
+        return ExperimentSlot(name: name.value, startBucket: startBucket, endBucket: endBucket)
+    }
+
+    static func validateExternalURL(_ text: String) throws(ServerError) -> String {
+        guard text.utf8.count <= 2048, let components = URLComponents(string: text),
+            let scheme = components.scheme?.lowercased(), scheme == "http" || scheme == "https",
+            let host = components.host, !host.isEmpty,
+            !text.unicodeScalars.contains(where: { $0.value < 0x21 || $0.value == 0x7f })
+        else {
+            throw ServerError.badRequest("url must be an absolute http(s) URL of at most 2048 bytes")
+        }
+        return text
+    }
+}

@@ -1,0 +1,48 @@
+import Hummingbird
+import SlotWire
+
+/// `POST /v1/events`: a device's queued reports. Stored, counted, and every
+/// release they mention is judged against the auto-pause rule (a share can pass
+/// the threshold through a failure or through the report that reaches the
+/// minimum number of reporting devices).
+struct EventsRoute {
+    let state: ServerState
+
+    struct Accepted: Encodable { var accepted: Int }
+
+    func register(on router: Router<BasicRequestContext>) {
+        router.post("/v1/events") { request, _ in try await handle(request) }
+    }
+
+    func handle(_ request: Request) async throws(ServerError) -> Response {
+        let limits = state.configuration.limits
+        let received = try await JSONBody.decode([DeviceEvent].self, from: request, limit: limits.eventsBody)
+        guard received.count <= limits.eventsPerBatch else {
+            throw ServerError(.payloadTooLarge, "at most \(limits.eventsPerBatch) events per request, got \(received.count)")
+        }
+        var events: [DeviceEvent] = []
+        events.reserveCapacity(received.count)
+        for event in received { events.append(try FieldRules.validated(event)) }
+        try await state.store.insertEvents(events, receivedAtMillis: Timestamp.nowMillis())
+        state.metrics.received(events)
+
+        for releaseId in Set(events.compactMap(\.releaseId)).sorted() {
+            try await checkAutoPause(releaseId: releaseId)
+        }
+        return try JSONBody.response(Accepted(accepted: events.count))
+    }
+
+    /// Pauses the release when its failure share passed the threshold. The
+    /// in-memory catalog filters out unknown, paused and exempt releases first,
+    /// so ordinary reports cost no extra query; the store re-checks atomically.
+    private func checkAutoPause(releaseId: String) async throws(ServerError) {
+        guard let release = state.catalog.release(id: releaseId), !release.paused, release.autoPause else { return }
+        let tally = try await state.store.eventTally(releaseId: releaseId)
+        guard let reason = state.configuration.autoPause.verdict(tally) else { return }
+        if try await state.store.autoPause(id: releaseId, reason: reason) {
+            state.metrics.autoPauses.increment()
+            state.logger.warning("release \(releaseId) paused itself: \(reason)")
+            await state.releasesChanged()
+        }
+    }
+}

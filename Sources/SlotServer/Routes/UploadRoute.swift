@@ -1,0 +1,69 @@
+import Hummingbird
+import NIOCore
+
+/// `PUT /v1/releases/{id}/payload` (admin): the payload, streamed to a temp
+/// file and verified against the signed manifest as it arrives. Only a
+/// complete, matching upload is moved into place and published; anything else
+/// leaves no trace but a 4xx.
+struct UploadRoute {
+    let state: ServerState
+
+    static func path(releaseId: String) -> String { "/v1/releases/\(releaseId)/payload" }
+
+    func register(on router: Router<BasicRequestContext>) {
+        router.put("/v1/releases/:id/payload") { request, context in try await handle(request, context: context) }
+    }
+
+    func handle(_ request: Request, context: BasicRequestContext) async throws(ServerError) -> Response {
+        try state.auth.require(request)
+        let id = try Identifier(context.parameters.get("id") ?? "", what: "release id")
+        guard let release = try await state.store.release(id: id.value) else { throw ServerError.notFound("no release \(id)") }
+        if release.isPublished { throw ServerError.conflict("release \(id) is already published") }
+        let manifest = release.manifest
+        if let declared = request.headers[.contentLength] {
+            guard let length = UInt64(digits: declared) else { throw ServerError.badRequest("invalid Content-Length") }
+            if length > state.configuration.limits.payloadSize {
+                throw ServerError(.payloadTooLarge, "upload of \(length) bytes is over the limit of \(state.configuration.limits.payloadSize)")
+            }
+            guard length == manifest.payloadSize else {
+                throw ServerError.badRequest("Content-Length \(length) differs from the manifest's payloadSize \(manifest.payloadSize)")
+            }
+        }
+
+        let claimed = state.uploadsInProgress.withLock { $0.insert(id.value).inserted }
+        guard claimed else { throw ServerError.conflict("an upload of release \(id) is already in progress") }
+        defer { _ = state.uploadsInProgress.withLock { $0.remove(id.value) } }
+
+        let tempPath = state.payloads.newUploadPath(id: id)
+        var published = false
+        defer { if !published { state.payloads.remove(tempPath) } }
+
+        let payloadSHA256 = try await receive(request.body, into: tempPath, manifest: release)
+        try await state.payloads.publish(tempPath, as: id)
+        published = true
+        let record = try await state.store.publishRelease(id: id.value, payloadSHA256: payloadSHA256, atMillis: Timestamp.nowMillis())
+        state.logger.info("release \(id) published (\(manifest.payloadSize) payload bytes verified)")
+        await state.releasesChanged()
+        return try JSONBody.response(ReleaseInfo(record))
+    }
+
+    /// Streams the body to `path`, verifying as it goes; returns the payload's SHA-256.
+    private func receive(_ body: RequestBody, into path: String, manifest release: ReleaseRecord) async throws(ServerError) -> String {
+        let file = try PayloadFile(creating: path)
+        defer { file.close() }
+        let verifier = try UploadVerifier(manifest: release.manifest)
+        do {
+            for try await buffer in body {
+                try buffer.withUnsafeReadableBytes { (bytes) throws(ServerError) in
+                    try verifier.update(bytes)
+                    try file.write(bytes)
+                }
+            }
+        } catch let error as ServerError {
+            throw error
+        } catch {
+            throw ServerError.badRequest("the upload was cut off", cause: error)
+        }
+        return try verifier.finish()
+    }
+}

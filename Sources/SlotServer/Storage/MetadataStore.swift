@@ -1,0 +1,59 @@
+import SlotWire
+
+/// Where releases, devices and events live. Two implementations, one contract:
+/// ``SQLiteStore`` (embedded, the default) and ``PostgresStore`` (several
+/// stateless server instances on one database). The same test suite runs
+/// against both.
+///
+/// Every method that checks and then writes (experiment arms, publish order,
+/// auto-pause) does so inside one transaction, so replicas racing each other
+/// cannot break the invariants.
+public protocol MetadataStore: Sendable {
+    /// Creates or upgrades the schema. Safe to run from several instances at once.
+    func migrate() async throws(ServerError)
+
+    /// Stores a new, unpublished release (its publish fields are ignored). Refuses
+    /// a duplicate id and an experiment arm overlapping another arm of its experiment.
+    func insertRelease(_ release: ReleaseRecord) async throws(ServerError)
+
+    /// Marks a release published (payload uploaded and verified, or external),
+    /// giving it the next deploy order. Refuses a release already published.
+    func publishRelease(id: String, payloadSHA256: String?, atMillis: Int64) async throws(ServerError) -> ReleaseRecord
+
+    func release(id: String) async throws(ServerError) -> ReleaseRecord?
+
+    /// All releases, oldest first (published ones in deploy order, then pending ones).
+    func allReleases() async throws(ServerError) -> [ReleaseRecord]
+
+    /// Only published releases, in deploy order: what the check path needs.
+    func publishedReleases() async throws(ServerError) -> [ReleaseRecord]
+
+    /// Applies a PATCH atomically, re-checking experiment arm overlap.
+    func updateRollout(id: String, change: RolloutChange) async throws(ServerError) -> ReleaseRecord
+
+    /// Pauses a release for `reason` if it is not paused and auto-pause is on.
+    /// Returns whether this call paused it.
+    func autoPause(id: String, reason: String) async throws(ServerError) -> Bool
+
+    /// Upserts the coalesced last checks of many devices in one transaction.
+    /// Fields follow the newest `lastCheckMillis`; `checks` add up.
+    func upsertDevices(_ devices: [DeviceRecord]) async throws(ServerError)
+
+    /// A page of devices ordered by client id, starting after `after`.
+    func devices(after: String?, limit: Int) async throws(ServerError) -> [DeviceRecord]
+
+    func deviceCount() async throws(ServerError) -> Int
+
+    /// Devices whose last check said they run `version` on that channel and compatible.
+    func countDevices(runningVersion version: String, channel: String, compatible: String) async throws(ServerError) -> Int
+
+    /// Devices whose last check was answered with `releaseId`.
+    func countDevices(offered releaseId: String) async throws(ServerError) -> Int
+
+    func insertEvents(_ events: [DeviceEvent], receivedAtMillis: Int64) async throws(ServerError)
+
+    func eventTally(releaseId: String) async throws(ServerError) -> EventTally
+
+    /// Releases resources; the store is unusable afterwards.
+    func close() async
+}

@@ -1,0 +1,64 @@
+/// The PostgreSQL schema: the same tables and units as ``SQLiteSchema``, plus a
+/// sequence that gives published releases their deploy order across replicas.
+enum PostgresSchema {
+    /// Serialises concurrent migrations of instances starting together.
+    static let migrationLockKey: Int64 = 0x736c_6f74_7376_7231  // "slotsvr1"
+
+    static let v1 = [
+        "CREATE SEQUENCE IF NOT EXISTS slot_publish_seq",
+        """
+        CREATE TABLE IF NOT EXISTS releases (
+          id TEXT PRIMARY KEY,
+          channel TEXT NOT NULL,
+          compatible TEXT NOT NULL,
+          version TEXT NOT NULL,
+          security_version BIGINT NOT NULL,
+          size BIGINT NOT NULL,
+          crc32 TEXT NOT NULL,
+          sha256 TEXT NOT NULL,
+          compression TEXT NOT NULL,
+          payload_size BIGINT NOT NULL,
+          signature TEXT NOT NULL,
+          external_url TEXT,
+          payload_sha256 TEXT,
+          rollout_bp BIGINT NOT NULL,
+          paused BOOLEAN NOT NULL DEFAULT FALSE,
+          pause_reason TEXT,
+          auto_pause BOOLEAN NOT NULL DEFAULT TRUE,
+          experiment TEXT,
+          arm_start BIGINT,
+          arm_end BIGINT,
+          published_seq BIGINT UNIQUE,
+          created_ms BIGINT NOT NULL,
+          published_ms BIGINT
+        )
+        """,
+        "CREATE INDEX IF NOT EXISTS releases_experiment ON releases (experiment)",
+        """
+        CREATE TABLE IF NOT EXISTS devices (
+          client_id TEXT PRIMARY KEY,
+          compatible TEXT NOT NULL,
+          channel TEXT NOT NULL,
+          version TEXT NOT NULL,
+          slot TEXT NOT NULL,
+          last_check_ms BIGINT NOT NULL,
+          offered_release_id TEXT,
+          checks BIGINT NOT NULL
+        )
+        """,
+        "CREATE INDEX IF NOT EXISTS devices_version ON devices (channel, compatible, version)",
+        "CREATE INDEX IF NOT EXISTS devices_offered ON devices (offered_release_id)",
+        """
+        CREATE TABLE IF NOT EXISTS events (
+          id BIGSERIAL PRIMARY KEY,
+          client_id TEXT NOT NULL,
+          release_id TEXT,
+          type TEXT NOT NULL,
+          detail TEXT,
+          device_at TEXT NOT NULL,
+          received_ms BIGINT NOT NULL
+        )
+        """,
+        "CREATE INDEX IF NOT EXISTS events_release ON events (release_id, type, client_id)",
+    ]
+}

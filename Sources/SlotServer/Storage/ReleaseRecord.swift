@@ -1,0 +1,67 @@
+import Foundation
+import SlotWire
+
+/// A release as stored: the signed manifest plus the server's rollout state.
+///
+/// Percentages are kept as basis points (0...10000, one per rollout bucket) so
+/// that every replica and every database compares integers, never floats.
+public struct ReleaseRecord: Sendable, Equatable {
+    public var id: String
+    public var channel: String
+    public var manifest: ReleaseManifest
+    public var signature: String
+    /// An external payload URL (CDN); nil when this server stores the payload.
+    public var externalURL: String?
+    /// SHA-256 of the bytes served (the gzip stream for gzip payloads); the ETag.
+    public var payloadSHA256: String?
+    public var rolloutBasisPoints: Int
+    public var paused: Bool
+    public var pauseReason: String?
+    public var autoPause: Bool
+    public var experiment: ExperimentSlot?
+    /// Set when published; deploy order of published releases.
+    public var publishedSeq: Int64?
+    public var createdAtMillis: Int64
+    public var publishedAtMillis: Int64?
+
+    public var isPublished: Bool { publishedSeq != nil }
+
+    public init(
+        id: String, channel: String, manifest: ReleaseManifest, signature: String, externalURL: String?,
+        payloadSHA256: String?, rolloutBasisPoints: Int, paused: Bool = false, pauseReason: String? = nil,
+        autoPause: Bool = true, experiment: ExperimentSlot?, publishedSeq: Int64? = nil,
+        createdAtMillis: Int64, publishedAtMillis: Int64? = nil
+    ) {
+        self.id = id
+        self.channel = channel
+        self.manifest = manifest
+        self.signature = signature
+        self.externalURL = externalURL
+        self.payloadSHA256 = payloadSHA256
+        self.rolloutBasisPoints = rolloutBasisPoints
+        self.paused = paused
+        self.pauseReason = pauseReason
+        self.autoPause = autoPause
+        self.experiment = experiment
+        self.publishedSeq = publishedSeq
+        self.createdAtMillis = createdAtMillis
+        self.publishedAtMillis = publishedAtMillis
+    }
+}
+
+/// An experiment arm in buckets: `[startBucket, endBucket)` of the buckets keyed by `name`.
+public struct ExperimentSlot: Sendable, Equatable {
+    public var name: String
+    public var startBucket: Int
+    public var endBucket: Int
+
+    public init(name: String, startBucket: Int, endBucket: Int) {
+        self.name = name
+        self.startBucket = startBucket
+        self.endBucket = endBucket
+    }
+
+    public func overlaps(_ other: ExperimentSlot) -> Bool {
+        name == other.name && startBucket < other.endBucket && other.startBucket < endBucket
+    }
+}

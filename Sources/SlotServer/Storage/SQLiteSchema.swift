@@ -1,0 +1,60 @@
+/// The SQLite schema. Times are epoch milliseconds and percentages basis
+/// points, the same as in PostgreSQL, so both stores read the same values.
+enum SQLiteSchema {
+    static let v1 = [
+        """
+        CREATE TABLE releases (
+          id TEXT PRIMARY KEY,
+          channel TEXT NOT NULL,
+          compatible TEXT NOT NULL,
+          version TEXT NOT NULL,
+          security_version INTEGER NOT NULL,
+          size INTEGER NOT NULL,
+          crc32 TEXT NOT NULL,
+          sha256 TEXT NOT NULL,
+          compression TEXT NOT NULL,
+          payload_size INTEGER NOT NULL,
+          signature TEXT NOT NULL,
+          external_url TEXT,
+          payload_sha256 TEXT,
+          rollout_bp INTEGER NOT NULL,
+          paused BOOLEAN NOT NULL DEFAULT 0,
+          pause_reason TEXT,
+          auto_pause BOOLEAN NOT NULL DEFAULT 1,
+          experiment TEXT,
+          arm_start INTEGER,
+          arm_end INTEGER,
+          published_seq INTEGER UNIQUE,
+          created_ms INTEGER NOT NULL,
+          published_ms INTEGER
+        )
+        """,
+        "CREATE INDEX releases_experiment ON releases (experiment)",
+        """
+        CREATE TABLE devices (
+          client_id TEXT PRIMARY KEY,
+          compatible TEXT NOT NULL,
+          channel TEXT NOT NULL,
+          version TEXT NOT NULL,
+          slot TEXT NOT NULL,
+          last_check_ms INTEGER NOT NULL,
+          offered_release_id TEXT,
+          checks INTEGER NOT NULL
+        )
+        """,
+        "CREATE INDEX devices_version ON devices (channel, compatible, version)",
+        "CREATE INDEX devices_offered ON devices (offered_release_id)",
+        """
+        CREATE TABLE events (
+          id INTEGER PRIMARY KEY AUTOINCREMENT,
+          client_id TEXT NOT NULL,
+          release_id TEXT,
+          type TEXT NOT NULL,
+          detail TEXT,
+          device_at TEXT NOT NULL,
+          received_ms INTEGER NOT NULL
+        )
+        """,
+        "CREATE INDEX events_release ON events (release_id, type, client_id)",
+    ]
+}

@@ -1,0 +1,269 @@
+import Foundation
+import GRDB
+import SlotWire
+
+/// The embedded store: one SQLite file (WAL) through GRDB. One server process
+/// owns it; several instances need ``PostgresStore``.
+public final class SQLiteStore: MetadataStore {
+    private let pool: DatabasePool
+
+    public init(path: String) throws(ServerError) {
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(10)
+        configuration.label = "slot-server"
+        do {
+            pool = try DatabasePool(path: path, configuration: configuration)
+        } catch {
+            throw ServerError(.storage, "cannot open the SQLite database at \(path)", cause: error)
+        }
+    }
+
+    public func migrate() async throws(ServerError) {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1") { db in
+            for statement in SQLiteSchema.v1 { try db.execute(sql: statement) }
+        }
+        do {
+            try migrator.migrate(pool)
+        } catch {
+            throw ServerError.storage("migrating the SQLite schema failed", cause: error)
+        }
+    }
+
+    public func insertRelease(_ release: ReleaseRecord) async throws(ServerError) {
+        try await write("storing release \(release.id)") { db in
+            if try Self.fetchRelease(db, id: release.id) != nil {
+                throw ServerError.conflict("release \(release.id) already exists")
+            }
+            if let arm = release.experiment {
+                try ExperimentRules.validate(release, against: try Self.fetchArms(db, experiment: arm.name))
+            }
+            try db.execute(
+                sql: """
+                    INSERT INTO releases (id, channel, compatible, version, security_version, size, crc32, sha256,
+                      compression, payload_size, signature, external_url, payload_sha256, rollout_bp, paused,
+                      pause_reason, auto_pause, experiment, arm_start, arm_end, published_seq, created_ms, published_ms)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [
+                    release.id, release.channel, release.manifest.compatible, release.manifest.version,
+                    Int64(release.manifest.securityVersion), Int64(release.manifest.size), release.manifest.crc32,
+                    release.manifest.sha256, release.manifest.compression.rawValue, Int64(release.manifest.payloadSize),
+                    release.signature, release.externalURL, release.payloadSHA256, release.rolloutBasisPoints,
+                    release.paused, release.pauseReason, release.autoPause, release.experiment?.name,
+                    release.experiment?.startBucket, release.experiment?.endBucket, nil as Int64?,
+                    release.createdAtMillis, nil as Int64?,
+                ])
+        }
+    }
+
+    public func publishRelease(id: String, payloadSHA256: String?, atMillis: Int64) async throws(ServerError) -> ReleaseRecord {
+        try await write("publishing release \(id)") { db in
+            guard var release = try Self.fetchRelease(db, id: id) else { throw ServerError.notFound("no release \(id)") }
+            if release.isPublished { throw ServerError.conflict("release \(id) is already published") }
+            let next = (try Int64.fetchOne(db, sql: "SELECT MAX(published_seq) FROM releases") ?? 0) + 1
+            try db.execute(
+                sql: "UPDATE releases SET published_seq = ?, payload_sha256 = ?, published_ms = ? WHERE id = ?",
+                arguments: [next, payloadSHA256, atMillis, id])
+            release.publishedSeq = next
+            release.payloadSHA256 = payloadSHA256
+            release.publishedAtMillis = atMillis
+            return release
+        }
+    }
+
+    public func release(id: String) async throws(ServerError) -> ReleaseRecord? {
+        try await read("reading release \(id)") { db in try Self.fetchRelease(db, id: id) }
+    }
+
+    public func allReleases() async throws(ServerError) -> [ReleaseRecord] {
+        try await read("listing releases") { db in
+            try Row.fetchAll(
+                db, sql: "SELECT * FROM releases ORDER BY published_seq IS NULL, published_seq, created_ms, id"
+            ).map(Self.decodeRelease)
+        }
+    }
+
+    public func publishedReleases() async throws(ServerError) -> [ReleaseRecord] {
+        try await read("listing published releases") { db in
+            try Row.fetchAll(
+                db, sql: "SELECT * FROM releases WHERE published_seq IS NOT NULL ORDER BY published_seq"
+            ).map(Self.decodeRelease)
+        }
+    }
+
+    public func updateRollout(id: String, change: RolloutChange) async throws(ServerError) -> ReleaseRecord {
+        try await write("updating release \(id)") { db in
+            guard var release = try Self.fetchRelease(db, id: id) else { throw ServerError.notFound("no release \(id)") }
+            try change.apply(to: &release)
+            if let arm = release.experiment {
+                try ExperimentRules.validate(release, against: try Self.fetchArms(db, experiment: arm.name))
+            }
+            try db.execute(
+                sql: """
+                    UPDATE releases SET rollout_bp = ?, paused = ?, pause_reason = ?, auto_pause = ?,
+                      arm_start = ?, arm_end = ? WHERE id = ?
+                    """,
+                arguments: [
+                    release.rolloutBasisPoints, release.paused, release.pauseReason, release.autoPause,
+                    release.experiment?.startBucket, release.experiment?.endBucket, id,
+                ])
+            return release
+        }
+    }
+
+    public func autoPause(id: String, reason: String) async throws(ServerError) -> Bool {
+        try await write("auto-pausing release \(id)") { db in
+            try db.execute(
+                sql: "UPDATE releases SET paused = 1, pause_reason = ? WHERE id = ? AND paused = 0 AND auto_pause = 1",
+                arguments: [reason, id])
+            return db.changesCount > 0
+        }
+    }
+
+    public func upsertDevices(_ devices: [DeviceRecord]) async throws(ServerError) {
+        guard !devices.isEmpty else { return }
+        // The newest check wins whatever order batches (or replicas) flush in; counts add up.
+        try await write("recording \(devices.count) device check-ins") { db in
+            let statement = try db.cachedStatement(
+                sql: """
+                    INSERT INTO devices (client_id, compatible, channel, version, slot, last_check_ms, offered_release_id, checks)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                    ON CONFLICT (client_id) DO UPDATE SET
+                      compatible = CASE WHEN excluded.last_check_ms >= devices.last_check_ms THEN excluded.compatible ELSE devices.compatible END,
+                      channel = CASE WHEN excluded.last_check_ms >= devices.last_check_ms THEN excluded.channel ELSE devices.channel END,
+                      version = CASE WHEN excluded.last_check_ms >= devices.last_check_ms THEN excluded.version ELSE devices.version END,
+                      slot = CASE WHEN excluded.last_check_ms >= devices.last_check_ms THEN excluded.slot ELSE devices.slot END,
+                      offered_release_id = CASE WHEN excluded.last_check_ms >= devices.last_check_ms THEN excluded.offered_release_id ELSE devices.offered_release_id END,
+                      last_check_ms = MAX(devices.last_check_ms, excluded.last_check_ms),
+                      checks = devices.checks + excluded.checks
+                    """)
+            for device in devices {
+                try statement.execute(arguments: [
+                    device.clientId, device.compatible, device.channel, device.version, device.slot,
+                    device.lastCheckMillis, device.offeredReleaseId, device.checks,
+                ])
+            }
+        }
+    }
+
+    public func devices(after: String?, limit: Int) async throws(ServerError) -> [DeviceRecord] {
+        try await read("listing devices") { db in
+            try Row.fetchAll(
+                db, sql: "SELECT * FROM devices WHERE client_id > ? ORDER BY client_id LIMIT ?",
+                arguments: [after ?? "", limit]
+            ).map(Self.decodeDevice)
+        }
+    }
+
+    public func deviceCount() async throws(ServerError) -> Int {
+        try await read("counting devices") { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM devices") ?? 0 }
+    }
+
+    public func countDevices(runningVersion version: String, channel: String, compatible: String) async throws(ServerError) -> Int {
+        try await read("counting devices") { db in
+            try Int.fetchOne(
+                db, sql: "SELECT COUNT(*) FROM devices WHERE version = ? AND channel = ? AND compatible = ?",
+                arguments: [version, channel, compatible]) ?? 0
+        }
+    }
+
+    public func countDevices(offered releaseId: String) async throws(ServerError) -> Int {
+        try await read("counting devices") { db in
+            try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM devices WHERE offered_release_id = ?", arguments: [releaseId]) ?? 0
+        }
+    }
+
+    public func insertEvents(_ events: [DeviceEvent], receivedAtMillis: Int64) async throws(ServerError) {
+        guard !events.isEmpty else { return }
+        try await write("recording \(events.count) events") { db in
+            let statement = try db.cachedStatement(
+                sql: "INSERT INTO events (client_id, release_id, type, detail, device_at, received_ms) VALUES (?, ?, ?, ?, ?, ?)")
+            for event in events {
+                try statement.execute(arguments: [
+                    event.clientId, event.releaseId, event.type.rawValue, event.detail, event.at, receivedAtMillis,
+                ])
+            }
+        }
+    }
+
+    public func eventTally(releaseId: String) async throws(ServerError) -> EventTally {
+        try await read("tallying events of \(releaseId)") { db in
+            var byType: [String: Int] = [:]
+            for row in try Row.fetchAll(
+                db, sql: "SELECT type, COUNT(DISTINCT client_id) AS n FROM events WHERE release_id = ? GROUP BY type",
+                arguments: [releaseId])
+            {
+                byType[row["type"]] = row["n"]
+            }
+            let reporting = try Int.fetchOne(
+                db, sql: "SELECT COUNT(DISTINCT client_id) FROM events WHERE release_id = ?", arguments: [releaseId]) ?? 0
+            let failed = try Int.fetchOne(
+                db,
+                sql: "SELECT COUNT(DISTINCT client_id) FROM events WHERE release_id = ? AND type IN ('fell-back', 'failed')",
+                arguments: [releaseId]) ?? 0
+            return EventTally(reportingDevices: reporting, failedDevices: failed, devicesByType: byType)
+        }
+    }
+
+    public func close() async {
+        try? pool.close()
+    }
+
+    // MARK: - Helpers
+
+    private func write<T: Sendable>(_ what: String, _ body: @escaping @Sendable (Database) throws -> T) async throws(ServerError) -> T {
+        do {
+            return try await pool.write(body)
+        } catch let error as ServerError {
+            throw error
+        } catch {
+            throw ServerError.storage("\(what) failed", cause: error)
+        }
+    }
+
+    private func read<T: Sendable>(_ what: String, _ body: @escaping @Sendable (Database) throws -> T) async throws(ServerError) -> T {
+        do {
+            return try await pool.read(body)
+        } catch let error as ServerError {
+            throw error
+        } catch {
+            throw ServerError.storage("\(what) failed", cause: error)
+        }
+    }
+
+    private static func fetchRelease(_ db: Database, id: String) throws -> ReleaseRecord? {
+        try Row.fetchOne(db, sql: "SELECT * FROM releases WHERE id = ?", arguments: [id]).map(decodeRelease)
+    }
+
+    private static func fetchArms(_ db: Database, experiment: String) throws -> [ReleaseRecord] {
+        try Row.fetchAll(db, sql: "SELECT * FROM releases WHERE experiment = ?", arguments: [experiment]).map(decodeRelease)
+    }
+
+    private static func decodeRelease(_ row: Row) throws -> ReleaseRecord {
+        guard let compression = PayloadCompression(rawValue: row["compression"]) else {
+            throw ServerError.storage("release \(row["id"] as String? ?? "?") has an unknown compression")
+        }
+        let manifest = ReleaseManifest(
+            compatible: row["compatible"], version: row["version"],
+            securityVersion: UInt64(row["security_version"] as Int64), size: UInt64(row["size"] as Int64),
+            crc32: row["crc32"], sha256: row["sha256"], compression: compression,
+            payloadSize: UInt64(row["payload_size"] as Int64))
+        var experiment: ExperimentSlot?
+        if let name: String = row["experiment"] {
+            experiment = ExperimentSlot(name: name, startBucket: row["arm_start"], endBucket: row["arm_end"])
+        }
+        return ReleaseRecord(
+            id: row["id"], channel: row["channel"], manifest: manifest, signature: row["signature"],
+            externalURL: row["external_url"], payloadSHA256: row["payload_sha256"], rolloutBasisPoints: row["rollout_bp"],
+            paused: row["paused"], pauseReason: row["pause_reason"], autoPause: row["auto_pause"], experiment: experiment,
+            publishedSeq: row["published_seq"], createdAtMillis: row["created_ms"], publishedAtMillis: row["published_ms"])
+    }
+
+    private static func decodeDevice(_ row: Row) -> DeviceRecord {
+        DeviceRecord(
+            clientId: row["client_id"], compatible: row["compatible"], channel: row["channel"], version: row["version"],
+            slot: row["slot"], lastCheckMillis: row["last_check_ms"], offeredReleaseId: row["offered_release_id"],
+            checks: row["checks"])
+    }
+}

@@ -1,0 +1,218 @@
+import Foundation
+import SlotCore
+import SlotWire
+import Synchronization
+
+/// The device side of updates: asks the server, verifies what it offers,
+/// streams the payload straight into the inactive slot and reports back.
+///
+/// Thread-safe: `progress` and `cancel()` may be called from any thread
+/// while an update runs; one update runs at a time.
+public final class UpdateEngine: Sendable {
+    public let manager: SlotManager
+    public let clientId: String
+    public let api: UpdateServerAPI
+    public let verifier: ReleaseVerifier
+    public let channel: String
+    let events: EventQueue
+    private let current = Mutex(UpdateProgress(state: .idle))
+    private let cancelRequested = Atomic<Bool>(false)
+    private let running = Atomic<Bool>(false)
+    public let downloadOptions: PayloadDownloader.Options
+
+    public init(manager: SlotManager, downloadOptions: PayloadDownloader.Options = .init()) throws(SlotError) {
+        let config = manager.config
+        guard let server = config.update.server else {
+            throw SlotError(.invalidConfig, "\(config.path): [update] server is not set")
+        }
+        self.manager = manager
+        self.api = try UpdateServerAPI(server: server)
+        self.verifier = ReleaseVerifier(compatible: config.compatible, publicKey: try ReleaseVerifier.loadPublicKey(path: config.update.publicKeyPath))
+        self.clientId = try ClientIdentity.load(config)
+        self.channel = config.update.channel
+        self.events = EventQueue(config: config)
+        self.downloadOptions = downloadOptions
+    }
+
+    // MARK: - State
+
+    public var progress: UpdateProgress { current.withLock { $0 } }
+
+    public var isRunning: Bool { running.load(ordering: .acquiring) }
+
+    /// Stops a running update as soon as possible; the target slot is left
+    /// unbootable and the booted one untouched.
+    public func cancel() {
+        cancelRequested.store(true, ordering: .releasing)
+    }
+
+    private func set(_ change: (inout UpdateProgress) -> Void, notify observer: ((UpdateProgress) -> Void)?) {
+        let snapshot = current.withLock { progress -> UpdateProgress in
+            change(&progress)
+            return progress
+        }
+        observer?(snapshot)
+    }
+
+    // MARK: - Versions
+
+    /// The version of the booted slot, as recorded when it was installed.
+    public func currentVersion() -> String? {
+        guard let state = try? manager.store.load(), let booted = manager.bootedSlot(state: state) else { return nil }
+        return state[booted].version
+    }
+
+    // MARK: - Checking
+
+    /// Reports queued events, then asks the server. A release that does not
+    /// verify is an error, not an offer.
+    public func check() async throws(SlotError) -> Release? {
+        let state = try manager.store.load()
+        await flushEvents(state: state)
+        let booted = manager.bootedSlot(state: state)
+        let version = booted.flatMap { state[$0].version } ?? ""
+        let request = CheckRequest(clientId: clientId, compatible: manager.config.compatible, channel: channel, version: version, slot: booted?.rawValue ?? "")
+        guard let release = try await api.check(request) else { return nil }
+        try verifier.verify(release, securityFloor: state.securityVersion)
+        if release.version == version { return nil }
+        return release
+    }
+
+    /// Turns new boot-hook events into device events and sends everything
+    /// queued. Failures keep the queue for next time.
+    public func flushEvents(state: SystemState? = nil) async {
+        if let state = state ?? (try? manager.store.load()) {
+            try? BootEventReporter(config: manager.config, clientId: clientId).collect(from: state, into: events)
+        }
+        let pending = events.pending()
+        guard !pending.isEmpty else { return }
+        for batch in stride(from: 0, to: pending.count, by: 100) {
+            let slice = Array(pending[batch..<min(batch + 100, pending.count)])
+            do {
+                try await api.report(slice)
+                try events.drop(slice.count)
+            } catch {
+                return
+            }
+        }
+    }
+
+    func queue(_ type: DeviceEventType, release: Release?, detail: String?) {
+        try? events.append([DeviceEvent(clientId: clientId, releaseId: release?.id, type: type, detail: detail, at: Timestamp.iso8601(StateClock.now()))])
+    }
+
+    // MARK: - Updating
+
+    public enum Outcome: Sendable {
+        case upToDate
+        case installed(Release, SlotName)
+    }
+
+    /// Checks, downloads and installs, calling `observer` on every state
+    /// change and progress step. Ends ready to reboot: it never reboots.
+    @discardableResult
+    public func update(observer: (@Sendable (UpdateProgress) -> Void)? = nil) async throws(SlotError) -> Outcome {
+        guard running.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged else {
+            throw SlotError(.lockHeld, "an update is already running")
+        }
+        defer { running.store(false, ordering: .releasing) }
+        cancelRequested.store(false, ordering: .releasing)
+        set({ $0 = UpdateProgress(state: .checking) }, notify: observer)
+        do throws(SlotError) {
+            guard let release = try await check() else {
+                set({ $0.state = .upToDate }, notify: observer)
+                return .upToDate
+            }
+            if cancelRequested.load(ordering: .acquiring) { throw SlotError(.cancelled, "update cancelled") }
+            let slot = try await install(release, observer: observer)
+            set({ $0.state = .readyToReboot }, notify: observer)
+            return .installed(release, slot)
+        } catch {
+            let cancelled = error.code == .cancelled
+            set({
+                $0.state = cancelled ? .cancelled : .failed
+                $0.error = error
+            }, notify: observer)
+            throw error
+        }
+    }
+
+    /// Starts ``update(observer:)`` in the background and returns at once;
+    /// false when one is already running.
+    @discardableResult
+    public func start() -> Bool {
+        guard !isRunning else { return false }
+        set({ $0 = UpdateProgress(state: .checking) }, notify: nil)
+        Task.detached { [self] in
+            _ = try? await update()
+        }
+        return true
+    }
+
+    /// Streams a verified release into the inactive slot. The blocking work
+    /// runs on its own thread, off Swift's cooperative pool.
+    private func install(_ release: Release, observer: (@Sendable (UpdateProgress) -> Void)?) async throws(SlotError) -> SlotName {
+        let result: Result<SlotName, SlotError> = await withCheckedContinuation { continuation in
+            let thread = WorkerThread { [self] in
+                do throws(SlotError) {
+                    continuation.resume(returning: .success(try installBlocking(release, observer: observer)))
+                } catch {
+                    continuation.resume(returning: .failure(error))
+                }
+            }
+            _ = thread
+        }
+        return try result.get()
+    }
+
+    private func installBlocking(_ release: Release, observer: (@Sendable (UpdateProgress) -> Void)?) throws(SlotError) -> SlotName {
+        guard let url = URL(string: release.url, relativeTo: api.baseURL)?.absoluteURL else {
+            throw SlotError(.badManifest, "release \(release.id) has an unusable url '\(release.url)'")
+        }
+        let expectations = InstallExpectations(
+            version: release.version, compatible: release.compatible, securityVersion: release.securityVersion,
+            size: release.size, crc32: CRC32.parse(release.crc32), sha256: release.sha256)
+        let session = try InstallSession.begin(
+            manager: manager, requested: nil, provision: false, expectations: expectations,
+            payload: release.compression == .gzip ? .gzip : .raw)
+        let ledger = ReleaseLedger(config: manager.config)
+        try? ledger.record(nil, for: session.slot)
+        set({
+            $0.state = .downloading
+            $0.bytesTotal = release.payloadSize
+            $0.version = release.version
+            $0.releaseId = release.id
+        }, notify: observer)
+        let downloader = PayloadDownloader(url: url, payloadSize: release.payloadSize, options: downloadOptions) { [self] in
+            cancelRequested.load(ordering: .acquiring)
+        }
+        var lastReport: UInt64 = 0
+        do throws(SlotError) {
+            try downloader.run(
+                consume: { (bytes) throws(SlotError) in try session.write(bytes) },
+                progress: { done in
+                    // Progress steps of 1 MiB keep observers cheap.
+                    if done - lastReport >= 1 << 20 || done == release.payloadSize {
+                        lastReport = done
+                        set({ $0.bytesDone = done }, notify: observer)
+                    }
+                })
+            queue(.downloaded, release: release, detail: "\(release.payloadSize) bytes")
+            set({ $0.state = .installing }, notify: observer)
+            if cancelRequested.load(ordering: .acquiring) { throw SlotError(.cancelled, "update cancelled") }
+            try session.finish()
+        } catch {
+            session.abandon(because: error)
+            if error.code != .cancelled {
+                queue(.failed, release: release, detail: error.description)
+            }
+            throw error
+        }
+        if let trace = ProcessInfo.processInfo.environment["SLOTCTL_TRACE"], !trace.isEmpty {
+            FileHandle.standardError.write(Data("slotctl: trace: download: \(downloader.requests) requests, \(downloader.callbacks) callbacks, waiting for data \(Int(downloader.waitSeconds * 1000)) ms, handing to the writer \(Int(downloader.consumeSeconds * 1000)) ms; writer: \(session.writer.stageTimings)\n".utf8))
+        }
+        try? ledger.record(release.id, for: session.slot)
+        queue(.installed, release: release, detail: "slot \(session.slot.rawValue)")
+        return session.slot
+    }
+}

@@ -1,0 +1,26 @@
+import Foundation
+
+/// The JSON body of every 4xx/5xx answer from the update server:
+/// `{"error":{"code":"bad-request","message":"..."}}`.
+///
+/// Shared so a device (or the admin CLI) can show the server's reason instead
+/// of a bare status code.
+public struct APIErrorBody: Codable, Sendable, Equatable {
+    public struct Detail: Codable, Sendable, Equatable {
+        /// A stable, machine-readable word (`bad-request`, `unauthorized`, `not-found`, ...).
+        public var code: String
+        /// A sentence for people.
+        public var message: String
+
+        public init(code: String, message: String) {
+            self.code = code
+            self.message = message
+        }
+    }
+
+    public var error: Detail
+
+    public init(code: String, message: String) {
+        self.error = Detail(code: code, message: message)
+    }
+}

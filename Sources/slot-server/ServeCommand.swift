@@ -1,0 +1,104 @@
+import ArgumentParser
+import Foundation
+import Logging
+import SlotServer
+import SlotWire
+
+/// `slot-server serve`: with no flags, SQLite and payloads under
+/// ./slot-server-data on 127.0.0.1:8080.
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "serve", abstract: "Run the update server.")
+
+    @Option(help: "Address to listen on, HOST:PORT ([::1]:PORT for IPv6).")
+    var listen = "127.0.0.1:8080"
+
+    @Option(help: "Directory for the SQLite database, payloads and the generated admin token.")
+    var data = "./slot-server-data"
+
+    @Option(help: "postgres://user:pass@host:port/db[?sslmode=require] to share one PostgreSQL between instances (default: SQLite in --data).")
+    var database: String?
+
+    @Option(help: "File holding the admin bearer token (default: $SLOT_SERVER_ADMIN_TOKEN, else DATA/admin-token, generated).")
+    var adminTokenFile: String?
+
+    @Option(help: "Base URL of payload URLs handed to devices (default: http:// plus the Host the device used).")
+    var publicURL: String?
+
+    @Option(help: "Base64 Ed25519 public key file (release.pub); deploys whose signature does not verify are refused.")
+    var releaseKey: String?
+
+    @Option(help: "Largest payload upload accepted, in bytes.")
+    var maxPayloadSize: UInt64 = 8 << 30
+
+    @Option(help: "Auto-pause when more than this percentage of reporting devices fell back or failed.")
+    var autoPausePercent: Double = 5
+
+    @Option(help: "Auto-pause only once at least this many devices reported on a release.")
+    var autoPauseMinReports = 20
+
+    @Option(help: "Seconds between writes of batched device check-ins (and at shutdown).")
+    var flushInterval: Double = 5
+
+    @Option(help: "Seconds between reloads of the release catalog (how fast replicas converge).")
+    var refreshInterval: Double = 1
+
+    @Option(help: "trace, debug, info, notice, warning, error or critical.")
+    var logLevel = "info"
+
+    func run() async throws {
+        do throws(ServerError) {
+            let configuration = try makeConfiguration()
+            var logger = Logger(label: "slot-server")
+            logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
+            try await SlotServerApp.run(configuration: configuration, logger: logger) { port in
+                printErr("slot-server: listening on \(configuration.host):\(port)")
+            }
+        } catch {
+            throw exitWith(error)
+        }
+    }
+
+    func makeConfiguration() throws(ServerError) -> ServerConfiguration {
+        let environment = ProcessInfo.processInfo.environment
+        let (token, source) = try AdminToken.resolve(file: adminTokenFile, environment: environment, dataDirectory: data)
+        var configuration = ServerConfiguration(adminToken: token)
+        (configuration.host, configuration.port) = try Self.parseListen(listen)
+        configuration.dataDirectory = data
+        if let database { configuration.database = .postgres(try PostgresURL(database)) }
+        if let publicURL {
+            guard let url = URL(string: publicURL), let scheme = url.scheme, scheme == "http" || scheme == "https", url.host != nil else {
+                throw ServerError(.configuration, "--public-url must be an http(s) URL")
+            }
+            configuration.publicURL = publicURL.hasSuffix("/") ? String(publicURL.dropLast()) : publicURL
+        }
+        if let releaseKey {
+            let key = try KeyFiles.read(releaseKey, what: "release key")
+            guard (try? ReleaseSignature.publicKey(fromBase64: key)) != nil else {
+                throw ServerError(.configuration, "\(releaseKey) is not a base64 Ed25519 public key (release.pub)")
+            }
+            configuration.releasePublicKey = key
+        }
+        guard autoPausePercent >= 0, autoPausePercent <= 100, autoPauseMinReports >= 1 else {
+            throw ServerError(.configuration, "--auto-pause-percent must be 0 to 100 and --auto-pause-min-reports at least 1")
+        }
+        guard flushInterval > 0, refreshInterval > 0 else {
+            throw ServerError(.configuration, "--flush-interval and --refresh-interval must be positive")
+        }
+        configuration.limits.payloadSize = maxPayloadSize
+        configuration.autoPause = AutoPausePolicy(threshold: autoPausePercent / 100, minReports: autoPauseMinReports)
+        configuration.checkInFlushInterval = .milliseconds(Int64(flushInterval * 1000))
+        configuration.catalogRefreshInterval = .milliseconds(Int64(refreshInterval * 1000))
+        printErr("slot-server: admin token from \(source)")
+        return configuration
+    }
+
+    static func parseListen(_ text: String) throws(ServerError) -> (String, Int) {
+        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (0...65535).contains(port) else {
+            throw ServerError(.configuration, "--listen must be HOST:PORT, got '\(text)'")
+        }
+        var host = String(text[..<colon])
+        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        guard !host.isEmpty else { throw ServerError(.configuration, "--listen must name a host, got '\(text)'") }
+        return (host, port)
+    }
+}

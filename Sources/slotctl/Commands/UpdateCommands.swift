@@ -1,0 +1,142 @@
+import ArgumentParser
+import Foundation
+import SlotCore
+import SlotUpdate
+import SlotWire
+
+struct CheckCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "check",
+        abstract: "Ask the update server whether there is an update for this device.",
+        discussion: "Exit code 0: an update is on offer; 1: up to date; otherwise the usual error codes.")
+
+    @OptionGroup var global: GlobalOptions
+
+    @Flag(help: "Print JSON.")
+    var json = false
+
+    func run() async throws {
+        let engine = try UpdateEngine(manager: global.manager())
+        let release = try await engine.check()
+        if json {
+            let object: JSONValue = .object([
+                ("available", .bool(release != nil)),
+                ("current", .optional(engine.currentVersion())),
+                ("version", .optional(release?.version)),
+                ("releaseId", .optional(release?.id)),
+                ("size", release.map { .uint($0.size) } ?? .null),
+            ])
+            print(object.serialized)
+        } else if let release {
+            print("yes: \(release.version) is available (release \(release.id), \(release.size) bytes); running \(engine.currentVersion() ?? "unknown")")
+        } else {
+            print("no: up to date (\(engine.currentVersion() ?? "unknown"))")
+        }
+        if release == nil { throw ExitCode(1) }
+    }
+}
+
+struct UpdateCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "update",
+        abstract: "Check, download and install an update into the inactive slot; never reboots.")
+
+    @OptionGroup var global: GlobalOptions
+
+    @Flag(help: "Print one JSON line per state change and progress step.")
+    var json = false
+
+    func run() async throws {
+        let engine = try UpdateEngine(manager: global.manager())
+        let bar = json ? nil : ProgressBar(label: "updating")
+        let printer = json ? ProgressPrinter() : nil
+        let outcome = try await engine.update { progress in
+            if let printer {
+                printer.print(progress)
+            } else if progress.state == .downloading {
+                bar?.update(done: progress.bytesDone, total: progress.bytesTotal)
+            }
+        }
+        bar?.finish()
+        guard !json else { return }
+        switch outcome {
+        case .upToDate:
+            print("up to date (\(engine.currentVersion() ?? "unknown"))")
+        case .installed(let release, let slot):
+            print("installed \(release.version) into slot \(slot): ready to reboot")
+        }
+    }
+}
+
+/// JSON lines for `update --json`, written in order from whichever thread reports.
+final class ProgressPrinter: Sendable {
+    func print(_ progress: UpdateProgress) {
+        var members: [(String, JSONValue)] = [
+            ("state", .string(progress.state.rawValue)),
+            ("bytesDone", .uint(progress.bytesDone)),
+            ("bytesTotal", .uint(progress.bytesTotal)),
+            ("version", .optional(progress.version)),
+            ("releaseId", .optional(progress.releaseId)),
+        ]
+        if let error = progress.error {
+            members.append(("error", .object([("code", .string(error.code.name)), ("exitCode", .int(Int64(error.exitCode))), ("message", .string(error.description))])))
+        }
+        let line = JSONValue.object(members).serialized + "\n"
+        FileHandle.standardOutput.write(Data(line.utf8))
+    }
+}
+
+struct CurrentCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "current",
+        abstract: "Print the version of the booted slot.")
+
+    @OptionGroup var global: GlobalOptions
+
+    func run() throws {
+        let manager = try global.manager()
+        let state = try manager.store.load()
+        guard let booted = manager.bootedSlot(state: state) else {
+            throw SlotError(.notProvisioned, "cannot tell which slot is booted")
+        }
+        guard let version = state[booted].version else {
+            throw SlotError(.notProvisioned, "slot \(booted) has no recorded version")
+        }
+        print(version)
+    }
+}
+
+struct PathCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "path",
+        abstract: "Print what to load or mount: the booted slot's device or payload file.")
+
+    @OptionGroup var global: GlobalOptions
+
+    func run() throws {
+        let manager = try global.manager()
+        print(try manager.activePath())
+    }
+}
+
+struct DaemonCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "daemon",
+        abstract: "Check for updates periodically, install them and report; reboots only when [update] reboot = true.")
+
+    @OptionGroup var global: GlobalOptions
+
+    @Option(help: "Seconds between checks (default: [update] interval).")
+    var interval: Double?
+
+    @Option(help: "Stop after this many checks (default: run forever).")
+    var cycles: Int?
+
+    func run() async throws {
+        let engine = try UpdateEngine(manager: global.manager())
+        let daemon = UpdateDaemon(engine: engine, interval: interval)
+        await daemon.run(cycles: cycles) { line in
+            FileHandle.standardError.write(Data("slotctl daemon: \(line)\n".utf8))
+        }
+    }
+}

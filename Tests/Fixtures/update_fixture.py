@@ -1,0 +1,148 @@
+#!/usr/bin/env python3
+"""A programmable update server for the update client's tests.
+
+Serves /v1/check (the release set through /_fixture/release, or 204),
+records /v1/events, and serves payload files under /payload/NAME with Range
+support, or misbehaving on purpose as /_fixture/mode says:
+
+  normal              Range honoured (206 + Content-Range)
+  ignore-range        always 200 with the whole body
+  truncate-once       the next payload response stops halfway and closes
+  fail-once           the next payload request gets 503
+  slow:BYTES_PER_SEC  throttled bodies (for cancel tests)
+  events-down         /v1/events answers 503
+
+Usage: update_fixture.py PORT_FILE [PORT]   (PORT 0 picks a free port, written to PORT_FILE)
+"""
+import json
+import os
+import re
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+STATE = {"release": None, "mode": "normal", "events": [], "checks": [], "payload_requests": [], "payloads": {}}
+LOCK = threading.Lock()
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):
+        pass
+
+    def body(self):
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length else b""
+
+    def reply(self, status, data=b"", headers=None):
+        self.send_response(status)
+        for key, value in (headers or {}).items():
+            self.send_header(key, value)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        if data:
+            self.wfile.write(data)
+
+    def reply_json(self, status, value):
+        self.reply(status, json.dumps(value).encode(), {"Content-Type": "application/json"})
+
+    def do_POST(self):
+        data = self.body()
+        with LOCK:
+            if self.path == "/v1/check":
+                STATE["checks"].append(json.loads(data))
+                release = STATE["release"]
+                if release is None:
+                    return self.reply(204)
+                return self.reply_json(200, release)
+            if self.path == "/v1/events":
+                if STATE["mode"] == "events-down":
+                    return self.reply_json(503, {"error": {"code": "down", "message": "events are down"}})
+                STATE["events"].extend(json.loads(data))
+                return self.reply(204)
+            if self.path == "/_fixture/release":
+                STATE["release"] = json.loads(data)
+                return self.reply(204)
+            if self.path == "/_fixture/mode":
+                STATE["mode"] = data.decode()
+                return self.reply(204)
+            if self.path == "/_fixture/payload":
+                spec = json.loads(data)
+                STATE["payloads"][spec["name"]] = spec["path"]
+                return self.reply(204)
+        self.reply(404)
+
+    def do_GET(self):
+        if self.path == "/_fixture/log":
+            with LOCK:
+                log = {k: STATE[k] for k in ("events", "checks", "payload_requests")}
+            return self.reply_json(200, log)
+        match = re.fullmatch(r"/payload/([A-Za-z0-9._-]+)", self.path)
+        if not match:
+            return self.reply_json(404, {"error": {"code": "not-found", "message": "no such path"}})
+        with LOCK:
+            path = STATE["payloads"].get(match.group(1))
+            mode = STATE["mode"]
+            STATE["payload_requests"].append({"range": self.headers.get("Range"), "mode": mode})
+            if mode in ("truncate-once", "fail-once"):
+                STATE["mode"] = "normal"
+        if path is None:
+            return self.reply_json(404, {"error": {"code": "not-found", "message": "no such payload"}})
+        if mode == "fail-once":
+            return self.reply_json(503, {"error": {"code": "busy", "message": "try again"}})
+        size = os.path.getsize(path)
+        start, end, status = 0, size - 1, 200
+        header = self.headers.get("Range")
+        if header and mode != "ignore-range":
+            m = re.fullmatch(r"bytes=(\d+)-(\d*)", header)
+            if m:
+                start = int(m.group(1))
+                end = min(int(m.group(2)), size - 1) if m.group(2) else size - 1
+                if start >= size:
+                    return self.reply(416, b"", {"Content-Range": f"bytes */{size}"})
+                status = 206
+        length = end - start + 1
+        self.send_response(status)
+        self.send_header("Content-Length", str(length))
+        self.send_header("ETag", '"fixture-%d"' % size)
+        if status == 206:
+            self.send_header("Content-Range", f"bytes {start}-{end}/{size}")
+        self.end_headers()
+        limit = length // 2 if mode == "truncate-once" else length
+        rate = int(mode.split(":")[1]) if mode.startswith("slow:") else None
+        with open(path, "rb") as f:
+            f.seek(start)
+            sent = 0
+            while sent < limit:
+                chunk = f.read(min(65536, limit - sent))
+                if not chunk:
+                    break
+                try:
+                    self.wfile.write(chunk)
+                except (BrokenPipeError, ConnectionResetError):
+                    return
+                sent += len(chunk)
+                if rate:
+                    time.sleep(len(chunk) / rate)
+        if limit < length:
+            self.close_connection = True
+            self.wfile.flush()
+            self.connection.shutdown(2)
+
+
+def main():
+    port_file = sys.argv[1]
+    port = int(sys.argv[2]) if len(sys.argv) > 2 else 0
+    ThreadingHTTPServer.allow_reuse_address = True
+    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    server.daemon_threads = True
+    with open(port_file + ".tmp", "w") as f:
+        f.write(str(server.server_address[1]))
+    os.rename(port_file + ".tmp", port_file)
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()

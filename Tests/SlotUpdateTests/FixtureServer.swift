@@ -1,0 +1,95 @@
+import Foundation
+import FoundationNetworking
+import SlotTestSupport
+import SlotWire
+
+/// Tests/Fixtures/update_fixture.py on a free loopback port: a server whose
+/// answers and misbehaviour each test sets.
+final class FixtureServer: @unchecked Sendable {
+    private var process: Process
+    let port: Int
+    let dir = TempDirectory("slotctl-fixture")
+    static let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("Fixtures/update_fixture.py").path
+
+    var base: String { "http://127.0.0.1:\(port)" }
+
+    init(port requested: Int = 0) throws {
+        (process, port) = try Self.launch(port: requested, dir: dir)
+    }
+
+    private static func launch(port: Int, dir: TempDirectory) throws -> (Process, Int) {
+        let portFile = dir.file("port-\(UUID().uuidString)")
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", script, portFile, String(port)]
+        try process.run()
+        for _ in 0..<200 {
+            if let text = try? String(contentsOfFile: portFile, encoding: .utf8), let port = Int(text) {
+                return (process, port)
+            }
+            usleep(20_000)
+        }
+        kill(process.processIdentifier, SIGKILL)
+        throw FixtureError("the fixture server did not start")
+    }
+
+    deinit { stop() }
+
+    func stop() {
+        if process.isRunning {
+            // SIGKILL: a child may inherit a blocked SIGTERM from the test runner.
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
+    }
+
+    /// Brings the server back on the same port (after `stop()`).
+    func restart() throws {
+        (process, _) = try Self.launch(port: port, dir: dir)
+    }
+
+    struct FixtureError: Error, CustomStringConvertible {
+        let description: String
+        init(_ description: String) { self.description = description }
+    }
+
+    private func post(_ path: String, _ body: Data) throws {
+        var request = URLRequest(url: URL(string: base + path)!)
+        request.httpMethod = "POST"
+        request.httpBody = body
+        let done = DispatchSemaphore(value: 0)
+        nonisolated(unsafe) var failure: (any Error)?
+        URLSession.shared.dataTask(with: request) { _, _, error in
+            failure = error
+            done.signal()
+        }.resume()
+        done.wait()
+        if let failure { throw failure }
+    }
+
+    func setRelease(_ release: Release?) throws {
+        try post("/_fixture/release", release.map { try WireJSON.encoder().encode($0) } ?? Data("null".utf8))
+    }
+
+    func setMode(_ mode: String) throws { try post("/_fixture/mode", Data(mode.utf8)) }
+
+    /// Serves `bytes` as /payload/NAME; returns that path.
+    func addPayload(_ name: String, _ bytes: [UInt8]) throws -> String {
+        dir.write(name, bytes: bytes)
+        try post("/_fixture/payload", try JSONSerialization.data(withJSONObject: ["name": name, "path": dir.file(name)]))
+        return "/payload/\(name)"
+    }
+
+    struct Log: Decodable {
+        struct PayloadRequest: Decodable { var range: String?; var mode: String }
+        var events: [DeviceEvent]
+        var checks: [CheckRequest]
+        var payload_requests: [PayloadRequest]
+    }
+
+    func log() throws -> Log {
+        let data = try Data(contentsOf: URL(string: base + "/_fixture/log")!)
+        return try JSONDecoder().decode(Log.self, from: data)
+    }
+}

@@ -1,0 +1,300 @@
+import Foundation
+import SlotCore
+import SlotCrypto
+import SlotTestSupport
+import SlotUpdate
+import SlotWire
+import Testing
+
+/// The update client against a real HTTP server on loopback that misbehaves
+/// on demand (Tests/Fixtures/update_fixture.py).
+@Suite(.serialized) struct UpdateClientTests {
+    struct Device {
+        let box: Sandbox
+        let server: FixtureServer
+        let keys: (privateKey: String, publicKey: String)
+        let engine: UpdateEngine
+        let v1: [UInt8]
+    }
+
+    /// A device running 1.0 from A (good), R provisioned, talking to a fresh fixture.
+    func device(slotSize: Int = 8 << 20, segment: UInt64? = nil, signed: Bool = true) throws -> Device {
+        let server = try FixtureServer()
+        let keys = ReleaseSignature.generateKeyPair()
+        let box = try Sandbox(slotSize: slotSize, extra: """
+            [update]
+            server = \(server.base)
+            channel = beta
+            \(signed ? "public-key = release.pub" : "")
+            """)
+        box.dir.write("release.pub", keys.publicKey + "\n")
+        let manager = box.manager
+        try manager.initialize(force: false)
+        let factory = box.image("factory.img", size: 1 << 20, seed: 51)
+        try manager.install(.file(factory.path), slot: .R, provision: true, expectations: .init(version: "factory"))
+        let v1 = box.image("v1.img", size: 1 << 20, seed: 52)
+        try manager.install(.file(v1.path), slot: .A, expectations: .init(version: "1.0"))
+        #expect(manager.boot(dryRun: false).assignments.slot == .A)
+        try manager.markGood()
+        var options = PayloadDownloader.Options()
+        if let segment { options.segmentSize = segment }
+        options.backoffBase = 0.05
+        options.backoffMax = 0.3
+        let engine = try UpdateEngine(manager: SlotManager(config: box.config, sha256: CryptoSHA256.factory), downloadOptions: options)
+        return Device(box: box, server: server, keys: keys, engine: engine, v1: v1.bytes)
+    }
+
+    /// Publishes `image` on the fixture as a signed release.
+    @discardableResult
+    func publish(
+        _ device: Device, _ image: [UInt8], version: String, gzip: Bool = false, securityVersion: UInt64 = 0,
+        compatible: String = "test-board", signWith key: String? = nil, served: [UInt8]? = nil, id: String = "rel-1"
+    ) throws -> Release {
+        let payload = gzip ? gzipCompress(image) : image
+        var sha = CryptoSHA256()
+        image.withUnsafeBytes { sha.update($0) }
+        let manifest = ReleaseManifest(
+            compatible: compatible, version: version, securityVersion: securityVersion, size: UInt64(image.count),
+            crc32: CRC32.hex(CRC32.checksum(image)), sha256: sha.finalizeHex(), compression: gzip ? .gzip : .none,
+            payloadSize: UInt64(payload.count))
+        let signature = try ReleaseSignature.sign(manifest, privateKeyBase64: key ?? device.keys.privateKey)
+        let path = try device.server.addPayload("\(id).bin", served ?? payload)
+        let release = Release(id: id, manifest: manifest, url: path, signature: signature)
+        try device.server.setRelease(release)
+        return release
+    }
+
+    func expectUnchanged(_ device: Device, _ context: String = "") throws {
+        #expect(device.box.slotBytes("a.img", count: device.v1.count) == device.v1, "booted slot changed \(context)")
+        #expect(BootSelector.preview(try device.box.manager.store.load()) == .A, "\(context)")
+    }
+
+    func expectFailure(_ code: SlotError.Code, _ text: String, _ body: () async throws -> Void) async {
+        do {
+            try await body()
+            Issue.record("expected \(code)")
+        } catch let error as SlotError {
+            #expect(error.code == code, "\(error)")
+            #expect(error.description.contains(text), "\(error.description)")
+        } catch {
+            Issue.record("unexpected \(error)")
+        }
+    }
+
+    @Test func checkSaysYesOrNoAndSendsWhoWeAre() async throws {
+        let device = try device()
+        #expect(try await device.engine.check() == nil)
+        let release = try publish(device, patternBytes(100_000, seed: 53), version: "2.0")
+        #expect(try await device.engine.check() == release)
+        let checks = try device.server.log().checks
+        #expect(checks.count == 2)
+        #expect(checks[0].clientId == device.engine.clientId)
+        #expect(checks[0].version == "1.0" && checks[0].slot == "A" && checks[0].channel == "beta" && checks[0].compatible == "test-board")
+        // The client id is stable across engines (it lives in the state directory).
+        let again = try UpdateEngine(manager: device.box.manager)
+        #expect(again.clientId == device.engine.clientId)
+        #expect(UUID(uuidString: device.engine.clientId) != nil)
+    }
+
+    @Test(arguments: [false, true])
+    func updateStreamsIntoTheInactiveSlot(gzip: Bool) async throws {
+        let device = try device(segment: 1 << 20)
+        let image = patternBytes((5 << 20) + 77, seed: 54)
+        let release = try publish(device, image, version: "2.0", gzip: gzip, securityVersion: 3)
+        let states = StateLog()
+        let outcome = try await device.engine.update { states.add($0) }
+        guard case .installed(let installed, let slot) = outcome else { Issue.record("not installed"); return }
+        #expect(installed == release && slot == .B)
+        #expect(device.box.slotBytes("b.img", count: image.count) == image)
+        let state = try device.box.manager.store.load()
+        #expect(state[.B].status == .ready && state[.B].version == "2.0")
+        #expect(state.securityVersion == 3)
+        #expect(BootSelector.preview(state) == .B)
+        #expect(device.engine.progress.state == .readyToReboot)
+        let seen = states.states
+        #expect(seen.first == .checking && seen.last == .readyToReboot)
+        #expect(seen.contains(.downloading) && seen.contains(.installing))
+        #expect(states.progress.last?.bytesDone == release.payloadSize)
+        try expectUnchangedA(device)
+        // Events of the update reach the server before the next check.
+        _ = try await device.engine.check()
+        let events = try device.server.log().events.filter { $0.releaseId == release.id }
+        #expect(events.map(\.type).contains(.downloaded) && events.map(\.type).contains(.installed))
+        // Segmented: several Range requests, all answered with 206.
+        let requests = try device.server.log().payload_requests
+        #expect(requests.count >= (gzip ? 1 : 5))
+        #expect(requests.allSatisfy { $0.range != nil })
+    }
+
+    @Test func refusesABadSignatureBeforeWritingAByte() async throws {
+        let device = try device()
+        let stranger = ReleaseSignature.generateKeyPair()
+        try publish(device, patternBytes(10_000, seed: 55), version: "6.6.6", signWith: stranger.privateKey)
+        let before = try device.box.manager.store.load()
+        await expectFailure(.badSignature, "not signed by the configured release key") { try await device.engine.update() }
+        #expect(try device.box.manager.store.load()[.B] == before[.B], "B untouched")
+        #expect(try device.server.log().payload_requests.isEmpty, "no byte downloaded")
+        #expect(device.engine.progress.state == .failed)
+        #expect(device.engine.progress.error?.exitCode == 3)
+    }
+
+    @Test func refusesAnotherCompatibleAndADowngrade() async throws {
+        let device = try device()
+        try publish(device, patternBytes(10_000, seed: 56), version: "2.0", compatible: "other-board")
+        await expectFailure(.incompatible, "is for 'other-board'") { try await device.engine.update() }
+        // Raise the floor to 5 with an accepted update, then offer security version 4.
+        try publish(device, patternBytes(10_000, seed: 57), version: "2.0", securityVersion: 5, id: "rel-2")
+        _ = try await device.engine.update()
+        try publish(device, patternBytes(10_000, seed: 58), version: "1.9", securityVersion: 4, id: "rel-3")
+        await expectFailure(.downgrade, "below this system's floor 5") { try await device.engine.update() }
+        try expectUnchangedA(device)
+    }
+
+    func expectUnchangedA(_ device: Device) throws {
+        #expect(device.box.slotBytes("a.img", count: device.v1.count) == device.v1)
+    }
+
+    @Test func aCorruptedPayloadIsNeverMarkedReady() async throws {
+        let device = try device()
+        let image = patternBytes(2 << 20, seed: 59)
+        var corrupted = image
+        corrupted[12345] ^= 0x01
+        try publish(device, image, version: "2.0", served: corrupted)
+        await expectFailure(.checksumMismatch, "CRC32") { try await device.engine.update() }
+        let state = try device.box.manager.store.load()
+        #expect(state[.B].status == .bad)
+        try expectUnchanged(device)
+        _ = try? await device.engine.check()
+        #expect(try device.server.log().events.contains { $0.type == .failed })
+    }
+
+    @Test func aTruncatedResponseResumesWithRange() async throws {
+        let device = try device()
+        let image = patternBytes(6 << 20, seed: 60)
+        try publish(device, image, version: "2.0")
+        try device.server.setMode("truncate-once")
+        _ = try await device.engine.update()
+        #expect(device.box.slotBytes("b.img", count: image.count) == image)
+        let requests = try device.server.log().payload_requests
+        #expect(requests.count >= 2)
+        #expect(requests[0].mode == "truncate-once")
+        // The second request asks for the rest, from where the first stopped (halfway).
+        #expect(requests[1].range?.hasPrefix("bytes=\(3 << 20)-") == true, "\(requests.map { $0.range ?? "-" })")
+    }
+
+    @Test func aServerThatIgnoresRangeStillWorks() async throws {
+        let device = try device(segment: 1 << 20)
+        let image = patternBytes(3 << 20, seed: 61)
+        try publish(device, image, version: "2.0")
+        try device.server.setMode("ignore-range")
+        _ = try await device.engine.update()
+        #expect(device.box.slotBytes("b.img", count: image.count) == image)
+        #expect(try device.server.log().payload_requests.count == 1, "one 200 carries everything")
+    }
+
+    @Test func aServerErrorIsRetriedButA4xxGivesUpAtOnce() async throws {
+        let device = try device()
+        let image = patternBytes(1 << 20, seed: 62)
+        try publish(device, image, version: "2.0")
+        try device.server.setMode("fail-once")
+        _ = try await device.engine.update()
+        #expect(device.box.slotBytes("b.img", count: image.count) == image)
+
+        let gone = Release(id: "rel-404", manifest: try publish(device, image, version: "3.0", id: "rel-x").manifest, url: "/payload/nope.bin", signature: "")
+        var signed = gone
+        signed.signature = try ReleaseSignature.sign(gone.manifest, privateKeyBase64: device.keys.privateKey)
+        try device.server.setRelease(signed)
+        let before = try device.server.log().payload_requests.count
+        await expectFailure(.network, "HTTP 404") { try await device.engine.update() }
+        #expect(try device.server.log().payload_requests.count == before + 1, "no retries after a 4xx")
+    }
+
+    @Test func theServerGoingAwayMidDownloadIsSurvived() async throws {
+        let device = try device(segment: 1 << 20)
+        let image = patternBytes(8 << 20, seed: 63)
+        try publish(device, image, version: "2.0")
+        try device.server.setMode("slow:4000000")
+        let server = device.server
+        let engine = device.engine
+        let outage = Task.detached {
+            while engine.progress.bytesDone < 2 << 20 { try await Task.sleep(nanoseconds: 20_000_000) }
+            server.stop()
+            try await Task.sleep(nanoseconds: 400_000_000)
+            try server.restart()
+            // State lives in the process: set the release, payload and speed again.
+            try server.setMode("normal")
+        }
+        // The restarted fixture has forgotten the payload: re-register it when it is back.
+        let reregister = Task.detached {
+            try await outage.value
+            _ = try server.addPayload("rel-1.bin", image)
+        }
+        _ = try await device.engine.update()
+        try await reregister.value
+        #expect(device.box.slotBytes("b.img", count: image.count) == image)
+        // The restarted server only saw the resumed requests, none from byte 0.
+        let resumed = try server.log().payload_requests
+        #expect(!resumed.isEmpty)
+        #expect(resumed.allSatisfy { $0.range != nil && !$0.range!.hasPrefix("bytes=0-") }, "\(resumed.map { $0.range ?? "-" })")
+    }
+
+    @Test func cancelStopsAFastTransferAtOnce() async throws {
+        let device = try device(slotSize: 64 << 20, segment: 64 << 20)
+        let image = patternBytes(48 << 20, seed: 64)
+        try publish(device, image, version: "2.0")
+        let engine = device.engine
+        let task = Task.detached { try await engine.update() }
+        while engine.progress.bytesDone < 1 << 20 { try await Task.sleep(nanoseconds: 1_000_000) }
+        let cancelledAt = Date()
+        engine.cancel()
+        do {
+            _ = try await task.value
+            Issue.record("the update finished despite cancel")
+        } catch let error as SlotError {
+            #expect(error.code == .cancelled)
+        }
+        #expect(Date().timeIntervalSince(cancelledAt) < 2, "cancel took too long")
+        #expect(engine.progress.state == .cancelled)
+        #expect(engine.progress.bytesDone < UInt64(image.count))
+        let state = try device.box.manager.store.load()
+        #expect(!state[.B].status.holdsVerifiedImage)
+        try expectUnchanged(device)
+    }
+
+    @Test func aFallbackIsReportedOnceTheServerIsReachableAgain() async throws {
+        let device = try device()
+        let release = try publish(device, patternBytes(200_000, seed: 65), version: "2.0")
+        _ = try await device.engine.update()
+        try device.server.setRelease(nil)
+        try device.server.setMode("events-down")
+        // B boots three times without confirming, then the hook falls back to A.
+        for _ in 0..<4 { _ = device.box.manager.boot(dryRun: false) }
+        #expect(try device.box.manager.store.load()[.B].status == .bad)
+        _ = try await device.engine.check()  // events cannot be delivered: they stay queued
+        #expect(try device.server.log().events.filter { $0.type == .fellBack }.isEmpty)
+        try device.server.setMode("normal")
+        _ = try await device.engine.check()
+        let fellBack = try device.server.log().events.filter { $0.type == .fellBack }
+        #expect(fellBack.count == 1)
+        #expect(fellBack.first?.releaseId == release.id)
+        #expect(fellBack.first?.detail?.contains("boot attempts exhausted") == true)
+        let booted = try device.server.log().events.filter { $0.type == .booted && $0.releaseId == release.id }
+        #expect(booted.count == 3)
+        // Sent once only.
+        _ = try await device.engine.check()
+        #expect(try device.server.log().events.filter { $0.type == .fellBack }.count == 1)
+    }
+}
+
+/// Collects progress reports from the engine's threads.
+final class StateLog: @unchecked Sendable {
+    private let lock = NSLock()
+    private var items: [UpdateProgress] = []
+    func add(_ progress: UpdateProgress) { lock.withLock { items.append(progress) } }
+    var progress: [UpdateProgress] { lock.withLock { items } }
+    var states: [UpdateState] {
+        var result: [UpdateState] = []
+        for item in progress where result.last != item.state { result.append(item.state) }
+        return result
+    }
+}
