@@ -34,6 +34,8 @@ struct SlotctlCommand: AsyncParsableCommand {
         } catch let error as SlotError {
             Terminal.printError(error.description)
             Glibc.exit(error.exitCode)
+        } catch let code as ExitCode {
+            Glibc.exit(code.rawValue)  // an answer (check: 1 = up to date), not an error
         } catch {
             let code = exitCode(for: error)
             if code == .success {

@@ -1,4 +1,133 @@
+import Foundation
+import SlotCore
+import SlotTestSupport
 import Testing
 
-// The device client against the real SlotServer on loopback lands with the server.
-@Suite struct ServerClientTests {}
+/// The product as a user runs it: `slot-server serve`, `keygen` and `deploy`
+/// from one side, `slotctl check/update/boot/mark-good` on a device with
+/// file-backed slots on the other, real HTTP on loopback in between.
+@Suite(.serialized, .enabled(if: FileManager.default.isExecutableFile(atPath: CLI.binDirectory + "/slot-server") && CLI.available, "build slotctl and slot-server first"))
+struct ServerClientTests {
+    static var slotServer: String { CLI.binDirectory + "/slot-server" }
+
+    /// A running `slot-server serve` on a free port, killed at the end.
+    final class Server {
+        let process: Process
+        let url: String
+        let token = "e2e-token-\(UInt32.random(in: 0...UInt32.max))"
+        let dir: TempDirectory
+
+        init(dir: TempDirectory) throws {
+            self.dir = dir
+            #expect(CLI.run(ServerClientTests.slotServer, ["keygen", "--out", dir.file("keys")]).status == 0)
+            let port = try Self.freePort()
+            url = "http://127.0.0.1:\(port)"
+            process = try CLI.start(
+                ServerClientTests.slotServer,
+                ["serve", "--listen", "127.0.0.1:\(port)", "--data", dir.file("server-data"), "--release-key", dir.file("keys/release.pub"), "--flush-interval", "0.2"],
+                environment: ["SLOT_SERVER_ADMIN_TOKEN": token])
+            for _ in 0..<250 {
+                if (try? String(contentsOf: URL(string: url + "/healthz")!, encoding: .utf8)) != nil { return }
+                usleep(20_000)
+            }
+            throw SlotError(.network, "slot-server did not come up on \(url)")
+        }
+
+        deinit {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
+
+        static func freePort() throws -> Int {
+            let output = CLI.run("/usr/bin/env", ["python3", "-c", "import socket; s=socket.socket(); s.bind(('127.0.0.1', 0)); print(s.getsockname()[1])"])
+            guard let port = Int(output.stdout.trimmingCharacters(in: .whitespacesAndNewlines)) else { throw SlotError(.io, "no free port") }
+            return port
+        }
+
+        func admin(_ arguments: [String]) -> CLI.Output {
+            CLI.run(ServerClientTests.slotServer, arguments + ["--server", url], environment: ["SLOT_SERVER_ADMIN_TOKEN": token])
+        }
+
+        func deploy(_ image: String, version: String, extra: [String] = []) throws -> String {
+            let output = admin(["deploy", "--key", dir.file("keys/release.key"), "--compatible", "test-board", "--channel", "stable", "--version", version] + extra + [image])
+            guard output.status == 0 else { throw SlotError(.network, "deploy failed: \(output.stderr)") }
+            return output.stdout.split(separator: "\n").last.map { String($0).trimmingCharacters(in: .whitespaces) } ?? ""
+        }
+    }
+
+    /// A device with A running 1.0 (good), pointed at the server.
+    func device(server: Server, dir: TempDirectory) throws -> Sandbox {
+        let box = try Sandbox(slotSize: 8 << 20, extra: """
+            [update]
+            server = \(server.url)
+            channel = stable
+            public-key = \(dir.file("keys/release.pub"))
+            """)
+        let config = box.configPath
+        #expect(CLI.slotctl(["init"], config: config).status == 0)
+        let v1 = box.image("v1.img", size: 1 << 20, seed: 71)
+        #expect(CLI.slotctl(["install", v1.path, "--version", "1.0"], config: config).status == 0)
+        #expect(CLI.slotctl(["boot"], config: config).stdout.assignment("SLOT") == "A")
+        #expect(CLI.slotctl(["mark-good"], config: config).status == 0)
+        return box
+    }
+
+    @Test func deployThenTheDeviceTakesItBootsItAndReports() throws {
+        let dir = TempDirectory("slotctl-e2e")
+        let server = try Server(dir: dir)
+        let box = try device(server: server, dir: dir)
+        let config = box.configPath
+
+        var check = CLI.slotctl(["check"], config: config)
+        #expect(check.status == 1, "nothing deployed yet: \(check.stdout)\(check.stderr)")
+
+        let image = patternBytes((3 << 20) + 5, seed: 72)
+        box.dir.write("v2.img", bytes: image)
+        let release = try server.deploy(box.dir.file("v2.img"), version: "2.0", extra: ["--gzip", "--security-version", "2"])
+        #expect(!release.isEmpty)
+
+        check = CLI.slotctl(["check", "--json"], config: config)
+        #expect(check.status == 0)
+        #expect(check.stdout.contains("\"version\":\"2.0\""))
+
+        let update = CLI.slotctl(["update", "--json"], config: config)
+        #expect(update.status == 0, "\(update.stderr)")
+        let states = update.stdout.split(separator: "\n").compactMap { line -> String? in
+            (try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])?["state"] as? String
+        }
+        #expect(states.first == "checking" && states.last == "ready-to-reboot", "\(states)")
+        #expect(box.slotBytes("b.img", count: image.count) == image)
+
+        // Reboot into B, confirm it; the device reports it at its next check.
+        #expect(CLI.slotctl(["boot"], config: config).stdout.assignment("SLOT") == "B")
+        #expect(CLI.slotctl(["mark-good"], config: config).status == 0)
+        #expect(CLI.slotctl(["current"], config: config).stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "2.0")
+        check = CLI.slotctl(["check"], config: config)
+        #expect(check.status == 1, "2.0 is running: nothing newer")
+
+        usleep(600_000)  // the server batches check-ins
+        let stats = server.admin(["stats", release, "--json"])
+        #expect(stats.status == 0, "\(stats.stderr)")
+        for event in ["downloaded", "installed", "booted", "marked-good"] {
+            #expect(stats.stdout.contains(event), "stats lack \(event): \(stats.stdout)")
+        }
+        let devices = server.admin(["devices", "--json"])
+        let clientId = String(decoding: box.dir.read("state/client-id"), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(devices.stdout.contains(clientId))
+    }
+
+    @Test func aRolloutOfZeroReachesNobodyAndWideningReachesTheDevice() throws {
+        let dir = TempDirectory("slotctl-e2e")
+        let server = try Server(dir: dir)
+        let box = try device(server: server, dir: dir)
+        box.dir.write("v2.img", bytes: patternBytes(100_000, seed: 73))
+        let release = try server.deploy(box.dir.file("v2.img"), version: "2.0", extra: ["--rollout", "0"])
+        #expect(CLI.slotctl(["check"], config: box.configPath).status == 1)
+        #expect(server.admin(["rollout", release, "--percent", "100"]).status == 0)
+        usleep(1_500_000)  // the catalog reloads every second
+        #expect(CLI.slotctl(["check"], config: box.configPath).status == 0)
+        #expect(server.admin(["rollout", release, "--pause"]).status == 0)
+        usleep(1_500_000)
+        #expect(CLI.slotctl(["check"], config: box.configPath).status == 1)
+    }
+}

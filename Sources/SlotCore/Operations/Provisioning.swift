@@ -48,7 +48,17 @@ extension SlotManager {
                 state.securityVersion = old.securityVersion  // never lower the anti-rollback floor
                 state.events = old.events
                 state.seq = old.seq
+                let running = bootedSlot(state: old)
                 for name in SlotName.allCases where old[name].status.holdsVerifiedImage {
+                    if name == running {
+                        // The running system proves itself, and its read-write
+                        // root no longer matches the bytes once installed.
+                        var kept = old[name]
+                        kept.tries = name == .R ? 0 : config.maxTries
+                        state[name] = kept
+                        notes.append("\(name) kept (running)")
+                        continue
+                    }
                     do throws(SlotError) {
                         try verifyRecordedImage(name, old[name])
                         var kept = old[name]

@@ -65,15 +65,25 @@ public final class SlotManager: Sendable {
     }
 
     /// Makes a slot the next to boot. A bad slot that still holds a recorded
-    /// image is re-verified against its CRC32 first.
-    public func setActive(_ slot: SlotName) throws(SlotError) {
+    /// image is re-verified against its CRC32 first, unless `force` (a slot
+    /// that was mounted read-write has changed bytes and cannot verify).
+    public func setActive(_ slot: SlotName, force: Bool = false) throws(SlotError) {
         guard slot != .R else {
             throw SlotError(.usage, "R is not activated; use 'slotctl recovery' to boot it once")
         }
         let state = try store.load()
         let record = state[slot]
         if record.status == .bad {
-            try verifyRecordedImage(slot, record)
+            if !force {
+                do {
+                    try verifyRecordedImage(slot, record)
+                } catch where error.code == .checksumMismatch || error.code == .sizeMismatch {
+                    throw SlotError(error.code, "\(error.message) (a read-write mount changes a slot's bytes; --force activates it anyway)")
+                }
+            }
+            guard record.size != nil else {
+                throw SlotError(.slotNotUsable, "slot \(slot) is bad and holds no recorded image; install one")
+            }
         } else if !record.status.holdsVerifiedImage {
             throw SlotError(.slotNotUsable, "slot \(slot) is \(record.status.rawValue): nothing verified to activate")
         }

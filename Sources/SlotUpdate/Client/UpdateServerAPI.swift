@@ -38,9 +38,18 @@ public struct UpdateServerAPI: Sendable {
         }
     }
 
-    public func report(_ events: [DeviceEvent]) async throws(SlotError) {
+    /// Whether the server took a batch of events. A 4xx means it never
+    /// will (malformed or unknown release): the batch is dropped, not retried.
+    public enum ReportOutcome: Sendable, Equatable {
+        case delivered
+        case rejected(String)
+    }
+
+    public func report(_ events: [DeviceEvent]) async throws(SlotError) -> ReportOutcome {
         let (data, status) = try await post("v1/events", body: events)
-        guard (200..<300).contains(status) else { throw Self.failure("/v1/events", status, data) }
+        if (200..<300).contains(status) { return .delivered }
+        if (400..<500).contains(status) { return .rejected(Self.failure("/v1/events", status, data).message) }
+        throw Self.failure("/v1/events", status, data)
     }
 
     private func post(_ path: String, body: some Encodable) async throws(SlotError) -> (Data, Int) {

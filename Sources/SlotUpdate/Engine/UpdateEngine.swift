@@ -89,7 +89,8 @@ public final class UpdateEngine: Sendable {
         for batch in stride(from: 0, to: pending.count, by: 100) {
             let slice = Array(pending[batch..<min(batch + 100, pending.count)])
             do {
-                try await api.report(slice)
+                // Delivered or refused for good: either way it leaves the queue.
+                _ = try await api.report(slice)
                 try events.drop(slice.count)
             } catch {
                 return

@@ -47,8 +47,11 @@ struct SetActiveCommand: ParsableCommand {
     @Argument(help: "Slot to activate (A or B).")
     var slot: SlotName
 
+    @Flag(help: "Activate a bad slot without re-verifying its bytes.")
+    var force = false
+
     func run() throws {
-        try global.manager().setActive(slot)
+        try global.manager().setActive(slot, force: force)
         print("slot \(slot) boots next")
     }
 }

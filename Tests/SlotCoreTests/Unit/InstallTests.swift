@@ -255,3 +255,36 @@ import Testing
         #expect(box.manager.boot(dryRun: true).assignments.slot == .A)
     }
 }
+
+@Suite struct ReactivationTests {
+    @Test func theRunningSlotSurvivesInitForceAndABadSlotNeedsVerificationOrForce() throws {
+        let box = try Sandbox()
+        try box.manager.initialize(force: false)
+        let a = box.image("a1.img", size: 70_000, seed: 16)
+        try box.manager.install(.file(a.path), slot: .A, expectations: .init(version: "a"))
+        let b = box.image("b1.img", size: 70_000, seed: 17)
+        try box.manager.install(.file(b.path), slot: .B, expectations: .init(version: "b"))
+        box.setBooted(.A)
+        // A is mounted read-write and changes; B is given up on, then changed too.
+        for name in ["a.img", "b.img"] {
+            var bytes = box.dir.read(name)
+            bytes[100] ^= 0xff
+            box.dir.write(name, bytes: bytes)
+        }
+        try box.manager.markBad(.B)
+        do {
+            try box.manager.setActive(.B)
+            Issue.record("expected a verification failure")
+        } catch {
+            #expect(error.code == .checksumMismatch)
+            #expect(error.message.contains("--force"))
+        }
+        try box.manager.setActive(.B, force: true)
+        #expect(try box.manager.store.load()[.B].status == .ready)
+
+        let state = try box.manager.initialize(force: true)
+        #expect(state[.A].status == .ready && state[.A].version == "a", "the running slot is kept")
+        #expect(state[.B].status == .empty, "a slot that does not verify is emptied")
+        #expect(state.events.last?.detail.contains("A kept (running)") == true)
+    }
+}
