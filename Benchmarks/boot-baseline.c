@@ -104,6 +104,13 @@ int main(int argc, char **argv) {
 	if (fsync(dfd) < 0) die("fsync", dir);
 	close(dfd);
 
+	/* slot-boot reads the new copy back from the medium, not from the page
+	 * cache: drop the cached pages first, as it does. */
+	int cfd = open(target, O_RDONLY | O_CLOEXEC);
+	if (cfd < 0) die("open", target);
+	posix_fadvise(cfd, 0, 0, POSIX_FADV_DONTNEED);
+	close(cfd);
+
 	size_t nb;
 	struct stat sb;
 	unsigned char *back = slurp(target, &nb, &sb);

@@ -12,7 +12,9 @@ support, or misbehaving on purpose as /_fixture/mode says:
   slow:BYTES_PER_SEC  throttled bodies (for cancel tests)
   events-down         /v1/events answers 503
 
-Usage: update_fixture.py PORT_FILE [PORT]   (PORT 0 picks a free port, written to PORT_FILE)
+Usage: update_fixture.py PORT_FILE [PORT [STATE_FILE]]
+  PORT 0 picks a free port, written to PORT_FILE. With STATE_FILE, the release,
+  payloads and mode survive a restart (for "server gone, then back" tests).
 """
 import json
 import os
@@ -22,8 +24,17 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+STATE_FILE = None
 STATE = {"release": None, "mode": "normal", "events": [], "checks": [], "payload_requests": [], "payloads": {}}
 LOCK = threading.Lock()
+PERSISTED = ("release", "mode", "payloads")
+
+
+def save():
+    if STATE_FILE:
+        with open(STATE_FILE + ".tmp", "w") as f:
+            json.dump({k: STATE[k] for k in PERSISTED}, f)
+        os.rename(STATE_FILE + ".tmp", STATE_FILE)
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -64,13 +75,16 @@ class Handler(BaseHTTPRequestHandler):
                 return self.reply(204)
             if self.path == "/_fixture/release":
                 STATE["release"] = json.loads(data)
+                save()
                 return self.reply(204)
             if self.path == "/_fixture/mode":
                 STATE["mode"] = data.decode()
+                save()
                 return self.reply(204)
             if self.path == "/_fixture/payload":
                 spec = json.loads(data)
                 STATE["payloads"][spec["name"]] = spec["path"]
+                save()
                 return self.reply(204)
         self.reply(404)
 
@@ -133,8 +147,14 @@ class Handler(BaseHTTPRequestHandler):
 
 
 def main():
+    global STATE_FILE
     port_file = sys.argv[1]
     port = int(sys.argv[2]) if len(sys.argv) > 2 else 0
+    if len(sys.argv) > 3:
+        STATE_FILE = sys.argv[3]
+        if os.path.exists(STATE_FILE):
+            with open(STATE_FILE) as f:
+                STATE.update(json.load(f))
     ThreadingHTTPServer.allow_reuse_address = True
     server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
     server.daemon_threads = True

@@ -22,7 +22,7 @@ final class FixtureServer: @unchecked Sendable {
         let portFile = dir.file("port-\(UUID().uuidString)")
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", script, portFile, String(port)]
+        process.arguments = ["python3", script, portFile, String(port), dir.file("fixture-state.json")]
         try process.run()
         for _ in 0..<200 {
             if let text = try? String(contentsOfFile: portFile, encoding: .utf8), let port = Int(text) {

@@ -40,6 +40,7 @@ import Testing
         if let segment { options.segmentSize = segment }
         options.backoffBase = 0.05
         options.backoffMax = 0.3
+        options.maxAttempts = 30  // rides out a fixture restart on a loaded machine
         let engine = try UpdateEngine(manager: SlotManager(config: box.config, sha256: CryptoSHA256.factory), downloadOptions: options)
         return Device(box: box, server: server, keys: keys, engine: engine, v1: v1.bytes)
     }
@@ -220,17 +221,10 @@ import Testing
             while engine.progress.bytesDone < 2 << 20 { try await Task.sleep(nanoseconds: 20_000_000) }
             server.stop()
             try await Task.sleep(nanoseconds: 400_000_000)
-            try server.restart()
-            // State lives in the process: set the release, payload and speed again.
-            try server.setMode("normal")
-        }
-        // The restarted fixture has forgotten the payload: re-register it when it is back.
-        let reregister = Task.detached {
-            try await outage.value
-            _ = try server.addPayload("rel-1.bin", image)
+            try server.restart()  // same port; release, payload and mode come back from its state file
         }
         _ = try await device.engine.update()
-        try await reregister.value
+        try await outage.value
         #expect(device.box.slotBytes("b.img", count: image.count) == image)
         // The restarted server only saw the resumed requests, none from byte 0.
         let resumed = try server.log().payload_requests
@@ -296,5 +290,20 @@ final class StateLog: @unchecked Sendable {
         var result: [UpdateState] = []
         for item in progress where result.last != item.state { result.append(item.state) }
         return result
+    }
+}
+
+@Suite(.serialized) struct RepeatedUpdateTests {
+    @Test func anUpdateWaitingForRebootIsNotDownloadedAgain() async throws {
+        let suite = UpdateClientTests()
+        let device = try suite.device()
+        try suite.publish(device, patternBytes(300_000, seed: 66), version: "2.0")
+        _ = try await device.engine.update()
+        let requests = try device.server.log().payload_requests.count
+        let again = try await device.engine.update()
+        guard case .installed(_, let slot) = again else { Issue.record("expected installed"); return }
+        #expect(slot == .B)
+        #expect(try device.server.log().payload_requests.count == requests, "downloaded twice")
+        #expect(device.engine.progress.state == .readyToReboot)
     }
 }

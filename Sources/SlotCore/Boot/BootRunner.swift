@@ -60,8 +60,28 @@ public struct BootRunner {
             // copies as they are for the post-mortem.
             return BootDecision(slot: .R, state: nil, reason: "state corrupt: \(snapshot.problems.joined(separator: "; "))", notes: [])
         }
-        return BootSelector.select(state, now: now) { slot, next in
-            if slot != .R, let problem = unusable(slot) { return .failed(problem) }
+        return BootSelector.select(state, now: now) { slot, proposed in
+            var next = proposed
+            let definition = config.slot(slot)
+            switch definition.storage {
+            case .block(let spec):
+                let root: String
+                do throws(SlotError) {
+                    root = try DeviceResolver.resolve(spec)
+                } catch {
+                    if slot != .R { return .failed(error.message) }
+                    root = spec.description
+                }
+                // Learn the filesystem type once (slots provisioned by other
+                // means) and keep it, so later boots need no probe.
+                if next[slot].fstype == nil, slot != .R || next[slot].status != .empty {
+                    next[slot].fstype = BlockProbe.filesystemType(root)
+                }
+            case .directory:
+                if slot != .R, !FileSystem.exists(definition.payloadPath!) {
+                    return .failed("payload '\(definition.payloadPath!)' is missing")
+                }
+            }
             guard persist else { return .committed(next) }
             do {
                 FailPoint.hit("boot-before-commit")
@@ -74,23 +94,6 @@ public struct BootRunner {
         }
     }
 
-    /// Why a slot cannot be booted even though the state allows it.
-    private func unusable(_ slot: SlotName) -> String? {
-        let definition = config.slot(slot)
-        switch definition.storage {
-        case .block(let spec):
-            do {
-                _ = try DeviceResolver.resolve(spec)
-                return nil
-            } catch {
-                return error.message
-            }
-        case .directory:
-            let path = definition.payloadPath!
-            return FileSystem.exists(path) ? nil : "payload '\(path)' is missing"
-        }
-    }
-
     func assignments(for decision: BootDecision) -> BootAssignments {
         let definition = config.slot(decision.slot)
         var root: String
@@ -100,7 +103,8 @@ public struct BootRunner {
             // If R's device cannot be resolved here, hand the spec itself on:
             // initramfs-tools resolves PARTLABEL= and friends on its own.
             root = (try? DeviceResolver.resolve(spec)) ?? spec.description
-            fstype = BlockProbe.filesystemType(root)
+            // Recorded at install; probed only for slots that were not installed by us.
+            fstype = decision.state?[decision.slot].fstype ?? BlockProbe.filesystemType(root)
         case .directory:
             root = definition.payloadPath!
         }

@@ -102,6 +102,8 @@ public final class InstallSession {
             try expectations.checkAfterWriting(result)
             FailPoint.hit("install-verified")
             try writer.destination.commit()
+            let fstype: String? = writer.destination.kind == .blockDevice || writer.destination.kind == .regularFile
+                ? BlockProbe.filesystemType(writer.destination.path) : nil
             let maxTries = manager.config.maxTries
             let slot = self.slot
             let expectations = self.expectations
@@ -115,6 +117,7 @@ public final class InstallSession {
                 record.size = result.size
                 record.crc32 = result.crc32
                 record.sha256 = result.sha256
+                record.fstype = fstype
                 record.installed = StateClock.now()
                 record.badReason = nil
                 if slot == .R {

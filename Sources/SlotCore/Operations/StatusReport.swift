@@ -68,6 +68,7 @@ extension StatusReport {
                 ("size", record.size.map { .uint($0) } ?? .null),
                 ("crc32", .optional(record.crc32.map(CRC32.hex))),
                 ("sha256", .optional(record.sha256)),
+                ("fstype", .optional(record.fstype)),
                 ("installed", .optional(record.installed.map(Timestamp.iso8601))),
                 ("boots", .uint(record.boots)),
                 ("badReason", .optional(record.badReason)),

@@ -10,6 +10,9 @@ public struct SlotRecord: Sendable, Equatable {
     public var size: UInt64?
     public var crc32: UInt32?
     public var sha256: String?
+    /// The image's filesystem type (libblkid), probed once at install so the
+    /// boot hook does not have to.
+    public var fstype: String?
     /// When the image was installed, seconds since the epoch.
     public var installed: Int64?
     /// How many times the boot hook chose this slot.
@@ -24,6 +27,7 @@ public struct SlotRecord: Sendable, Equatable {
         size = nil
         crc32 = nil
         sha256 = nil
+        fstype = nil
         installed = nil
         badReason = nil
     }

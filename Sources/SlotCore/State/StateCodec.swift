@@ -36,6 +36,7 @@ public enum StateCodec {
             if let size = record.size { lines.append(prefix + "size=\(size)") }
             if let crc = record.crc32 { lines.append(prefix + "crc32=" + CRC32.hex(crc)) }
             if let sha = record.sha256 { lines.append(prefix + "sha256=" + sha) }
+            if let fstype = record.fstype { lines.append(prefix + "fstype=" + escape(fstype)) }
             if let installed = record.installed { lines.append(prefix + "installed=\(installed)") }
             if let reason = record.badReason { lines.append(prefix + "bad-reason=" + escape(reason)) }
         }
@@ -127,6 +128,7 @@ public enum StateCodec {
             guard let crc = CRC32.parse(value) else { throw DecodeError(reason: "bad crc32 '\(value)'") }
             record.crc32 = crc
         case "sha256": record.sha256 = value
+        case "fstype": record.fstype = unescape(value)
         case "installed": record.installed = Int64(try number(value, key) as UInt64)
         case "bad-reason": record.badReason = unescape(value)
         default: break

@@ -125,6 +125,16 @@ public final class UpdateEngine: Sendable {
                 return .upToDate
             }
             if cancelRequested.load(ordering: .acquiring) { throw SlotError(.cancelled, "update cancelled") }
+            // Already installed and waiting for a reboot (a daemon checking
+            // again before the reboot): nothing to download.
+            if let slot = try alreadyInstalled(release) {
+                set({
+                    $0.version = release.version
+                    $0.releaseId = release.id
+                    $0.state = .readyToReboot
+                }, notify: observer)
+                return .installed(release, slot)
+            }
             let slot = try await install(release, observer: observer)
             set({ $0.state = .readyToReboot }, notify: observer)
             return .installed(release, slot)
@@ -148,6 +158,18 @@ public final class UpdateEngine: Sendable {
             _ = try? await update()
         }
         return true
+    }
+
+    /// The inactive slot, if it already holds exactly this release, verified.
+    func alreadyInstalled(_ release: Release) throws(SlotError) -> SlotName? {
+        let state = try manager.store.load()
+        guard let target = try? manager.installTarget(requested: nil, provision: false, state: state) else { return nil }
+        let record = state[target]
+        guard record.status.holdsVerifiedImage, record.version == release.version,
+            record.sha256 == release.sha256.lowercased(), record.size == release.size,
+            BootSelector.preview(state) == target
+        else { return nil }
+        return target
     }
 
     /// Streams a verified release into the inactive slot. The blocking work

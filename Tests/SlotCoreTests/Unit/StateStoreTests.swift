@@ -13,6 +13,7 @@ import Testing
         state[.A].size = 123
         state[.A].crc32 = 0x1a2b_3c4d
         state[.A].sha256 = String(repeating: "ab", count: 32)
+        state[.A].fstype = "ext4"
         state[.A].installed = 1_700_000_000
         state[.A].boots = 7
         state[.B].markBad("boot attempts exhausted")
