@@ -46,12 +46,22 @@ CONF
 "$SLOTCTL" --config system.conf init > /dev/null
 
 now() { date +%s.%N; }
+# Each side starts from the same caches: the slot file cold, the image warm.
+# (Without this, whichever runs second finds the other's pages and the
+# ratio swings with the order.) Needs root; otherwise only the image is warmed.
+settle() {
+    sync
+    if [ -w /proc/sys/vm/drop_caches ]; then echo 1 > /proc/sys/vm/drop_caches; fi
+    cat "$IMAGE" > /dev/null
+}
 ours() {
+    settle
     local t0; t0=$(now)
     "$SLOTCTL" --config system.conf install "$IMAGE" --slot B > /dev/null
     echo "$(now) - $t0" | bc
 }
 baseline() {
+    settle
     local t0; t0=$(now)
     dd if="$IMAGE" of=b.img bs=4M conv=fsync,notrunc status=none
     cksum b.img > /dev/null
@@ -60,8 +70,6 @@ baseline() {
 
 ours_times=(); base_times=(); ratios=()
 for run in $(seq 1 "$RUNS"); do
-    cat "$IMAGE" > /dev/null   # the source is in the page cache for both sides
-    sync
     if [ $((run % 2)) -eq 1 ]; then o=$(ours); b=$(baseline); else b=$(baseline); o=$(ours); fi
     r=$(echo "scale=3; $o / $b" | bc)
     ours_times+=("$o"); base_times+=("$b"); ratios+=("$r")

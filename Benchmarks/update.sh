@@ -85,14 +85,23 @@ head -c 1M /dev/urandom > v1.img
 "$BIN/slotctl" --config system.conf boot > /dev/null
 
 now() { date +%s.%N; }
+# Each side starts from the same caches: the slot file cold, the payload warm
+# (nginx serves it from the page cache). Needs root to drop caches.
+settle() {
+    sync
+    if [ -w /proc/sys/vm/drop_caches ]; then echo 1 > /proc/sys/vm/drop_caches; fi
+    cat "$PAYLOAD" > /dev/null
+}
 ours() {
     # B must not already hold 2.0, or update rightly has nothing to do.
     "$BIN/slotctl" --config system.conf mark-bad B > /dev/null
+    settle
     local t0; t0=$(now)
     SLOTCTL_TRACE=1 "$BIN/slotctl" --config system.conf update > /dev/null 2> trace.txt
     echo "$(now) - $t0" | bc
 }
 baseline() {
+    settle
     local t0; t0=$(now)
     curl -s -o b.img "http://127.0.0.1:$NGINX_PORT/payload.bin"
     cksum b.img > /dev/null
@@ -100,7 +109,6 @@ baseline() {
 }
 ours_times=(); base_times=(); ratios=()
 for run in $(seq 1 "$RUNS"); do
-    cat "$PAYLOAD" > /dev/null
     if [ $((run % 2)) -eq 1 ]; then o=$(ours); b=$(baseline); else b=$(baseline); o=$(ours); fi
     r=$(echo "scale=3; $o / $b" | bc)
     ours_times+=("$o"); base_times+=("$b"); ratios+=("$r")
