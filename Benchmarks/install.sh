@@ -9,6 +9,7 @@
 # env:   WORK=/var/tmp/slotctl-bench-install  SIZE_MIB=1024  SLOTCTL=path/to/slotctl
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+. "$ROOT/Benchmarks/common.sh"
 RUNS=${1:-7}
 SIZE_MIB=${SIZE_MIB:-1024}
 WORK=${WORK:-/var/tmp/slotctl-bench-install}
@@ -45,23 +46,14 @@ readonly = true
 CONF
 "$SLOTCTL" --config system.conf init > /dev/null
 
-now() { date +%s.%N; }
-# Each side starts from the same caches: the slot file cold, the image warm.
-# (Without this, whichever runs second finds the other's pages and the
-# ratio swings with the order.) Needs root; otherwise only the image is warmed.
-settle() {
-    sync
-    if [ -w /proc/sys/vm/drop_caches ]; then echo 1 > /proc/sys/vm/drop_caches; fi
-    cat "$IMAGE" > /dev/null
-}
 ours() {
-    settle
+    settle "$IMAGE"
     local t0; t0=$(now)
     "$SLOTCTL" --config system.conf install "$IMAGE" --slot B > /dev/null
     echo "$(now) - $t0" | bc
 }
 baseline() {
-    settle
+    settle "$IMAGE"
     local t0; t0=$(now)
     dd if="$IMAGE" of=b.img bs=4M conv=fsync,notrunc status=none
     cksum b.img > /dev/null
@@ -76,11 +68,10 @@ for run in $(seq 1 "$RUNS"); do
     printf 'run %d: slotctl install %.3f s   dd+cksum %.3f s   ratio %.2f\n' "$run" "$o" "$b" "$r"
 done
 
-median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 mo=$(median "${ours_times[@]}"); mb=$(median "${base_times[@]}"); mr=$(median "${ratios[@]}")
 mbps=$(echo "scale=0; $SIZE_MIB / $mo" | bc)
 echo
-echo "image ${SIZE_MIB} MiB, $RUNS runs, machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(df -T "$WORK" | awk 'NR==2 {print $2}') on $(df "$WORK" | awk 'NR==2 {print $1}')"
+echo "image ${SIZE_MIB} MiB, $RUNS runs, machine: $(machine), $(df -T "$WORK" | awk 'NR==2 {print $2}') on $(df "$WORK" | awk 'NR==2 {print $1}')"
 echo "median slotctl install: ${mo} s (${mbps} MiB/s, read-back included)"
 echo "median dd bs=4M conv=fsync + cksum: ${mb} s"
 echo "median ratio slotctl/baseline: ${mr} (target <= 1.5)"

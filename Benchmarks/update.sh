@@ -9,6 +9,7 @@
 #   Benchmarks/update.sh [RUNS]          (default 5; SIZE_MIB=1024)
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+. "$ROOT/Benchmarks/common.sh"
 RUNS=${1:-5}
 SIZE_MIB=${SIZE_MIB:-1024}
 WORK=${WORK:-/var/tmp/slotctl-bench-update}
@@ -35,7 +36,6 @@ PAYLOAD=$WORK/payload-${SIZE_MIB}m.bin
 PIDS=()
 cleanup() { for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done; wait 2>/dev/null || true; }
 trap cleanup EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'; }
 
 # nginx serves the payload (the CDN); slot-server answers checks and points there.
 NGINX_PORT=$(free_port)
@@ -84,24 +84,16 @@ head -c 1M /dev/urandom > v1.img
 "$BIN/slotctl" --config system.conf install v1.img --slot A --version 1.0 > /dev/null
 "$BIN/slotctl" --config system.conf boot > /dev/null
 
-now() { date +%s.%N; }
-# Each side starts from the same caches: the slot file cold, the payload warm
-# (nginx serves it from the page cache). Needs root to drop caches.
-settle() {
-    sync
-    if [ -w /proc/sys/vm/drop_caches ]; then echo 1 > /proc/sys/vm/drop_caches; fi
-    cat "$PAYLOAD" > /dev/null
-}
 ours() {
     # B must not already hold 2.0, or update rightly has nothing to do.
     "$BIN/slotctl" --config system.conf mark-bad B > /dev/null
-    settle
+    settle "$PAYLOAD"
     local t0; t0=$(now)
     SLOTCTL_TRACE=1 "$BIN/slotctl" --config system.conf update > /dev/null 2> trace.txt
     echo "$(now) - $t0" | bc
 }
 baseline() {
-    settle
+    settle "$PAYLOAD"
     local t0; t0=$(now)
     curl -s -o b.img "http://127.0.0.1:$NGINX_PORT/payload.bin"
     cksum b.img > /dev/null
@@ -115,10 +107,9 @@ for run in $(seq 1 "$RUNS"); do
     printf 'run %d: slotctl update %.3f s   curl -o + cksum %.3f s   ratio %.2f\n' "$run" "$o" "$b" "$r"
     sed 's/^/    /' trace.txt
 done
-median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 mo=$(median "${ours_times[@]}"); mb=$(median "${base_times[@]}"); mr=$(median "${ratios[@]}")
 echo
-echo "payload ${SIZE_MIB} MiB from nginx on loopback, $RUNS runs, $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
+echo "payload ${SIZE_MIB} MiB from nginx on loopback, $RUNS runs, $(machine)"
 echo "median slotctl update: ${mo} s ($(echo "scale=0; $SIZE_MIB / $mo" | bc) MiB/s)"
 echo "median curl -o + cksum: ${mb} s"
 echo "median ratio slotctl/baseline: ${mr} (target <= 3)"

@@ -1,0 +1,21 @@
+# Helpers shared by the benchmark scripts (sourced, not run).
+
+now() { date +%s.%N; }
+
+# The median of the numbers given as arguments.
+median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'; }
+
+# Puts both sides of a comparison in the same cache state before each
+# measurement: the target cold (page cache dropped; needs root), the source
+# file given as $1 warm. Without it, whichever side runs second finds the
+# other's pages and the ratio follows the order.
+settle() {
+    sync
+    if [ -w /proc/sys/vm/drop_caches ]; then echo 1 > /proc/sys/vm/drop_caches; fi
+    cat "$1" > /dev/null
+}
+
+# One line about the machine, for the results.
+machine() { echo "$(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"; }
