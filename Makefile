@@ -48,11 +48,11 @@ INSTALL_RELEASE_STATIC = $(INSTALL_SCRATCH_STATIC)/release
 install: install-build install-build-static
 	$(MAKE) --no-print-directory install-files
 
+# One invocation for every product (slotctl, slot-server, libSlotctlCAPI.so and a
+# slot-boot that is not installed): one plan, the links overlap other compiles.
 install-build:
 	@echo "== release build: slotctl, slot-server, libslotctl.so ($(INSTALL_SCRATCH), -static-stdlib)"
-	$(SWIFT) build -c release --scratch-path $(INSTALL_SCRATCH) -Xswiftc -static-stdlib --product slotctl
-	$(SWIFT) build -c release --scratch-path $(INSTALL_SCRATCH) -Xswiftc -static-stdlib --product slot-server
-	$(SWIFT) build -c release --scratch-path $(INSTALL_SCRATCH) -Xswiftc -static-stdlib --product SlotctlCAPI
+	$(SWIFT) build -c release --scratch-path $(INSTALL_SCRATCH) -Xswiftc -static-stdlib
 
 install-build-static:
 	@echo "== release build: slot-boot ($(INSTALL_SCRATCH_STATIC), -static-executable)"

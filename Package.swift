@@ -91,11 +91,15 @@ let package = Package(
         .target(
             name: "CSlotctl",
             dependencies: ["SlotCore", "SlotUpdate"],
+            exclude: ["slotctl.map"],
             swiftSettings: swiftSettings,
             linkerSettings: [
                 .unsafeFlags([
                     "-Xlinker", "-soname=libslotctl.so.1",
                     "-Xlinker", "--version-script=\(Context.packageDirectory)/Sources/CSlotctl/slotctl.map",
+                    // The library carries its own Swift runtime, whose dispatch threads outlive
+                    // any call: dlclose must not unmap it (it would crash those threads).
+                    "-Xlinker", "-z", "-Xlinker", "nodelete",
                 ])
             ]),
 

@@ -183,10 +183,7 @@ public final class ImageWriter: @unchecked Sendable {
         verifier?.join()
         writer = nil
         verifier = nil
-        if let buffer = current {
-            current = nil
-            _ = buffer
-        }
+        current = nil  // every buffer is freed in deinit, wherever it is
         finished = true
         destination.discard()
     }

@@ -109,9 +109,9 @@ public final class SlotManager: Sendable {
 
     // MARK: - Helpers
 
-    func requireBooted(_ operation: String) throws(SlotError) -> SlotName {
+    public func requireBooted(_ operation: String) throws(SlotError) -> SlotName {
         guard let slot = bootedSlot() else {
-            throw SlotError(.usage, "\(operation): cannot tell which slot is booted (no \(BootedSlot.fileName(runDirectory: config.runDirectory)), root device matches no slot); name the slot")
+            throw SlotError(.bootedUnknown, "\(operation): cannot tell which slot is booted (no \(BootedSlot.fileName(runDirectory: config.runDirectory)), root device matches no slot); name the slot")
         }
         return slot
     }

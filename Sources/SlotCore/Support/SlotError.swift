@@ -60,6 +60,7 @@ public struct SlotError: Error, Sendable, CustomStringConvertible {
         public static let slotNotUsable = Code("slot-not-usable", .refused)
         public static let stateChanged = Code("state-changed", .refused)
         public static let cancelled = Code("cancelled", .refused)
+        public static let bootedUnknown = Code("booted-unknown", .refused)
     }
 
     /// The exit-code families of the CLI and the status families of the C API.

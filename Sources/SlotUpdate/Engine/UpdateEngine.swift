@@ -113,13 +113,35 @@ public final class UpdateEngine: Sendable {
     /// change and progress step. Ends ready to reboot: it never reboots.
     @discardableResult
     public func update(observer: (@Sendable (UpdateProgress) -> Void)? = nil) async throws(SlotError) -> Outcome {
-        guard running.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged else {
-            throw SlotError(.lockHeld, "an update is already running")
-        }
+        guard claim() else { throw SlotError(.lockHeld, "an update is already running") }
         defer { running.store(false, ordering: .releasing) }
         cancelRequested.store(false, ordering: .releasing)
+        return try await perform(observer: observer)
+    }
+
+    /// Starts an update in the background and returns at once; false when
+    /// one is already running. A `cancel()` right after it returns counts.
+    @discardableResult
+    public func start() -> Bool {
+        guard claim() else { return false }
+        cancelRequested.store(false, ordering: .releasing)
+        set({ $0 = UpdateProgress(state: .checking) }, notify: nil)
+        Task.detached { [self] in
+            defer { running.store(false, ordering: .releasing) }
+            _ = try? await perform(observer: nil)
+        }
+        return true
+    }
+
+    /// One update at a time: claimed before any work, released at the end.
+    private func claim() -> Bool {
+        running.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged
+    }
+
+    private func perform(observer: (@Sendable (UpdateProgress) -> Void)?) async throws(SlotError) -> Outcome {
         set({ $0 = UpdateProgress(state: .checking) }, notify: observer)
         do throws(SlotError) {
+            if cancelRequested.load(ordering: .acquiring) { throw SlotError(.cancelled, "update cancelled") }
             guard let release = try await check() else {
                 set({ $0.state = .upToDate }, notify: observer)
                 return .upToDate
@@ -146,18 +168,6 @@ public final class UpdateEngine: Sendable {
             }, notify: observer)
             throw error
         }
-    }
-
-    /// Starts ``update(observer:)`` in the background and returns at once;
-    /// false when one is already running.
-    @discardableResult
-    public func start() -> Bool {
-        guard !isRunning else { return false }
-        set({ $0 = UpdateProgress(state: .checking) }, notify: nil)
-        Task.detached { [self] in
-            _ = try? await update()
-        }
-        return true
     }
 
     /// The inactive slot, if it already holds exactly this release, verified.

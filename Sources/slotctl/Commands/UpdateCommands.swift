@@ -96,9 +96,7 @@ struct CurrentCommand: ParsableCommand {
     func run() throws {
         let manager = try global.manager()
         let state = try manager.store.load()
-        guard let booted = manager.bootedSlot(state: state) else {
-            throw SlotError(.notProvisioned, "cannot tell which slot is booted")
-        }
+        let booted = try manager.requireBooted("current")
         guard let version = state[booted].version else {
             throw SlotError(.notProvisioned, "slot \(booted) has no recorded version")
         }
