@@ -307,3 +307,38 @@ final class StateLog: @unchecked Sendable {
         #expect(device.engine.progress.state == .readyToReboot)
     }
 }
+
+@Suite(.serialized) struct UpdateDaemonTests {
+    @Test func backoffGrowsWithFailuresWithinItsBoundsAndJitters() throws {
+        let suite = UpdateClientTests()
+        let device = try suite.device()
+        let daemon = UpdateDaemon(engine: device.engine, interval: 3600)
+        var seen = Set<Int>()
+        for _ in 0..<50 {
+            let healthy = daemon.delay(afterFailures: 0)
+            #expect(healthy >= 3240 && healthy <= 3960, "interval ±10 %")
+            seen.insert(Int(healthy))
+        }
+        #expect(seen.count > 1, "no jitter")
+        #expect(daemon.delay(afterFailures: 1) <= 66)
+        #expect(daemon.delay(afterFailures: 3) >= 216 && daemon.delay(afterFailures: 3) <= 264)
+        #expect(daemon.delay(afterFailures: 40) <= daemon.maxBackoff * 1.1)
+    }
+
+    @Test func oneCycleInstallsAndRebootsOnlyWhenTold() async throws {
+        let suite = UpdateClientTests()
+        let device = try suite.device()
+        try suite.publish(device, patternBytes(200_000, seed: 67), version: "2.0")
+        // Not told to reboot: it installs and stops there.
+        await UpdateDaemon(engine: device.engine, interval: 1).run(cycles: 1) { _ in }
+        #expect(try device.box.manager.store.load()[.B].version == "2.0")
+
+        // Told to: the configured command runs once the update is ready.
+        let marker = device.box.dir.file("rebooted")
+        let config = try SystemConfig.parse(path: device.box.configPath, text: String(decoding: device.box.dir.read("system.conf"), as: UTF8.self) + "\nreboot = true\nreboot-command = touch \(marker)\n")
+        let engine = try UpdateEngine(manager: SlotManager(config: config, sha256: CryptoSHA256.factory))
+        try suite.publish(device, patternBytes(200_000, seed: 68), version: "3.0", id: "rel-3")
+        await UpdateDaemon(engine: engine, interval: 1).run(cycles: 1) { _ in }
+        #expect(FileManager.default.fileExists(atPath: marker))
+    }
+}

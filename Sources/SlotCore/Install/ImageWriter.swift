@@ -24,10 +24,9 @@ public final class ImageWriter: @unchecked Sendable {
         public var chunkSize = 4 << 20
         public var bufferCount = 4
         /// Bytes written before a window is handed to the verifier.
-        public var verifyWindow: UInt64 = {
-            if let raw = getenv("SLOTCTL_VERIFY_WINDOW_MIB"), let mib = UInt64(String(cString: raw)) { return mib << 20 }
-            return 16 << 20
-        }()
+        /// Small enough that reading back overlaps writing, large enough
+        /// that each read-back request is big (16 MiB measured best here).
+        public var verifyWindow: UInt64 = 16 << 20
         /// When known, a hard cap: one byte more is an error (a lying server).
         public var expectedSize: UInt64?
         /// Set to compute SHA-256 as well (see ``StreamingSHA256``).

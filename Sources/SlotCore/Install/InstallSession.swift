@@ -95,6 +95,9 @@ public final class InstallSession {
         do throws(SlotError) {
             try decoder.finish(into: writer)
             let result = try writer.finish()
+            guard result.size > 0 else {
+                throw SlotError(.badImage, "the image is empty (0 bytes after decompression)")
+            }
             if let trace = getenv("SLOTCTL_TRACE"), trace.pointee != 0 {
                 var line = "slotctl: trace: \(result.size) bytes: \(writer.stageTimings)\n"
                 line.withUTF8 { _ = Glibc.write(STDERR_FILENO, $0.baseAddress, $0.count) }

@@ -288,3 +288,19 @@ import Testing
         #expect(state.events.last?.detail.contains("A kept (running)") == true)
     }
 }
+
+@Suite struct EmptyImageTests {
+    @Test func aGzipOfNothingIsRefusedAndLeavesTheSlotUnbootable() throws {
+        let box = try Sandbox()
+        try box.manager.initialize(force: false)
+        box.dir.write("empty.gz", bytes: gzipCompress([]))
+        do {
+            try box.manager.install(.file(box.dir.file("empty.gz")), slot: .B)
+            Issue.record("an empty image was accepted")
+        } catch {
+            #expect(error.code == .badImage)
+            #expect(error.message.contains("empty"))
+        }
+        #expect(!(try box.manager.store.load()[.B].status.holdsVerifiedImage))
+    }
+}
