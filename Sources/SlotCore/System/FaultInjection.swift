@@ -45,6 +45,13 @@ public enum FaultInjection {
         #endif
     }
 
+    /// Makes reads of matching paths return flipped bits, as a failing
+    /// medium would: the read-back check must notice.
+    @discardableResult
+    public static func corruptReads(pathContaining: String) -> Int {
+        fail("corrupt-read", pathContaining: pathContaining, errno: 0)
+    }
+
     public static func remove(_ id: Int) {
         #if SLOTCTL_FAILPOINTS
         rules.withLock { $0.removeAll { $0.id == id } }

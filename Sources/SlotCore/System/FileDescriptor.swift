@@ -49,7 +49,11 @@ public struct FileDescriptor: Sendable {
 
     /// Reads up to `buffer.count` bytes at `offset`; 0 means end of file.
     public func read(into buffer: UnsafeMutableRawBufferPointer, at offset: UInt64) throws(SlotError) -> Int {
-        try retrying("read") { Glibc.pread(rawValue, buffer.baseAddress, buffer.count, off_t(offset)) }
+        let n = try retrying("read") { Glibc.pread(rawValue, buffer.baseAddress, buffer.count, off_t(offset)) }
+        if n > 0, FaultInjection.check("corrupt-read", path: path) != nil {
+            buffer[0] ^= 0x01
+        }
+        return n
     }
 
     /// Fills the buffer unless the file ends first; returns the bytes read.

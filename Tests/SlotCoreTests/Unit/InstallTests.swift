@@ -304,3 +304,26 @@ import Testing
         #expect(!(try box.manager.store.load()[.B].status.holdsVerifiedImage))
     }
 }
+
+@Suite struct ReadBackTests {
+    /// A medium that returns other bytes than were written: the read-back
+    /// catches it and the slot never becomes bootable.
+    @Test func aMediumThatReadsBackWrongIsCaught() throws {
+        try #require(FaultInjection.isAvailable)
+        let box = try Sandbox(slotSize: 16 << 20)
+        try box.manager.initialize(force: false)
+        let image = box.image("x.img", size: 5 << 20, seed: 18)
+        let rule = FaultInjection.corruptReads(pathContaining: box.dir.file("b.img"))
+        defer { FaultInjection.remove(rule) }
+        do {
+            try box.manager.install(.file(image.path), slot: .B)
+            Issue.record("a corrupt read-back was accepted")
+        } catch {
+            #expect(error.code == .readBackMismatch, "\(error)")
+            #expect(error.exitCode == 3)
+        }
+        let state = try box.manager.store.load()
+        #expect(state[.B].status == .bad)
+        #expect(state[.B].badReason?.contains("read-back") == true)
+    }
+}
