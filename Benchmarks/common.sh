@@ -19,3 +19,22 @@ settle() {
 
 # One line about the machine, for the results.
 machine() { echo "$(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"; }
+
+# A system.conf for file-backed slots a.img, b.img, r.img in the current
+# directory; extra lines (an [update] section) are appended as given.
+write_sandbox_config() {
+    cat > system.conf <<CONF
+[system]
+compatible = bench
+state = state
+run-dir = run
+[slot.A]
+device = a.img
+[slot.B]
+device = b.img
+[slot.R]
+device = r.img
+readonly = true
+${1:-}
+CONF
+}

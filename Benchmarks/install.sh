@@ -31,19 +31,7 @@ for slot in a b r; do
     [ -f "$slot.img" ] && [ "$(stat -c %s "$slot.img")" = $((SIZE_MIB << 20)) ] || { rm -f "$slot.img"; truncate -s $((SIZE_MIB << 20)) "$slot.img"; }
 done
 rm -rf state run
-cat > system.conf <<CONF
-[system]
-compatible = bench
-state = state
-run-dir = run
-[slot.A]
-device = a.img
-[slot.B]
-device = b.img
-[slot.R]
-device = r.img
-readonly = true
-CONF
+write_sandbox_config
 "$SLOTCTL" --config system.conf init > /dev/null
 
 ours() {

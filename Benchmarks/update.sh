@@ -62,23 +62,10 @@ SLOT_SERVER_ADMIN_TOKEN=bench "$BIN/slot-server" deploy --server "http://127.0.0
 mkdir -p device && cd device
 truncate -s 16M a.img r.img
 truncate -s $((SIZE_MIB << 20)) b.img
-cat > system.conf <<CONF
-[system]
-compatible = bench
-state = state
-run-dir = run
-[slot.A]
-device = a.img
-[slot.B]
-device = b.img
-[slot.R]
-device = r.img
-readonly = true
-[update]
+write_sandbox_config "[update]
 server = http://127.0.0.1:$SERVER_PORT
 channel = stable
-public-key = $WORK/keys/release.pub
-CONF
+public-key = $WORK/keys/release.pub"
 head -c 1M /dev/urandom > v1.img
 "$BIN/slotctl" --config system.conf init > /dev/null
 "$BIN/slotctl" --config system.conf install v1.img --slot A --version 1.0 > /dev/null
