@@ -122,4 +122,4 @@ server releases --server "http://127.0.0.1:$PORT" --token-file server-data/admin
 RELEASE=$("$SLOT_SERVER" releases --server "http://127.0.0.1:$PORT" --token-file server-data/admin-token --json | python3 -c 'import json,sys; r=json.load(sys.stdin); r=r.get("releases", r) if isinstance(r, dict) else r; print(r[-1]["id"])')
 server stats --server "http://127.0.0.1:$PORT" --token-file server-data/admin-token "$RELEASE"
 run status
-step "Done. Sandbox: $SANDBOX${KEEP:+ (kept)}"
+step "Done.${KEEP:+ Sandbox kept: $SANDBOX}"
