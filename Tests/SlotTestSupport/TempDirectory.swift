@@ -18,11 +18,11 @@ public final class TempDirectory {
     public func file(_ name: String) -> String { path + "/" + name }
 
     public func write(_ name: String, _ text: String) {
-        FileManager.default.createFile(atPath: file(name), contents: Data(text.utf8))
+        _ = FileManager.default.createFile(atPath: file(name), contents: Data(text.utf8))
     }
 
     public func write(_ name: String, bytes: [UInt8]) {
-        FileManager.default.createFile(atPath: file(name), contents: Data(bytes))
+        _ = FileManager.default.createFile(atPath: file(name), contents: Data(bytes))
     }
 
     public func read(_ name: String) -> [UInt8] {
@@ -35,7 +35,7 @@ public final class TempDirectory {
 
     /// A sparse file of `size` bytes standing in for a block device.
     public func makeSlotFile(_ name: String, size: Int) {
-        FileManager.default.createFile(atPath: file(name), contents: nil)
+        _ = FileManager.default.createFile(atPath: file(name), contents: nil)
         truncate(file(name), off_t(size))
     }
 }

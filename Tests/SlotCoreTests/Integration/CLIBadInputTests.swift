@@ -91,7 +91,7 @@ struct CLIBadInputTests {
     @Test func statusAndBootOnDamagedState() throws {
         let box = try provisioned()
         // The newest copy is damaged: the other one is used and the damage shown.
-        let newest = try StateStore(directory: box.dir.file("state")).snapshot().currentIndex!
+        let newest = StateStore(directory: box.dir.file("state")).snapshot().currentIndex!
         var bytes = box.dir.read("state/state.\(newest)")
         bytes[40] ^= 0x04
         box.dir.write("state/state.\(newest)", bytes: bytes)
