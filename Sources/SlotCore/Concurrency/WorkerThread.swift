@@ -24,4 +24,9 @@ public final class WorkerThread: @unchecked Sendable {
     public func join() {
         pthread_join(thread, nil)
     }
+
+    /// For a thread nobody will join: its resources go when it ends.
+    public func detach() {
+        pthread_detach(thread)
+    }
 }

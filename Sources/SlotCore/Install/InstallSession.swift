@@ -39,6 +39,14 @@ public final class InstallSession {
         payload: PayloadDecoder.Format
     ) throws(SlotError) -> InstallSession {
         let config = manager.config
+        var options = ImageWriter.Options()
+        options.expectedSize = expectations.size
+        if expectations.sha256 != nil {
+            guard let sha256 = manager.sha256 else {
+                throw SlotError(.usage, "this program cannot compute SHA-256, which the image's manifest asks for")
+            }
+            options.sha256 = sha256
+        }
         let lock = try FileLock.acquire(path: installLockPath(config), timeout: 0, what: "installing")
         do throws(SlotError) {
             let state = try manager.store.load()
@@ -60,14 +68,6 @@ public final class InstallSession {
                 throw error
             }
             FailPoint.hit("install-marked-installing")
-            var options = ImageWriter.Options()
-            options.expectedSize = expectations.size
-            if expectations.sha256 != nil {
-                guard let sha256 = manager.sha256 else {
-                    throw SlotError(.usage, "this program cannot compute SHA-256, which the image's manifest asks for")
-                }
-                options.sha256 = sha256
-            }
             let writer = ImageWriter(destination: destination, options: options)
             return InstallSession(
                 slot: target, expectations: expectations, writer: writer, manager: manager, installLock: lock,

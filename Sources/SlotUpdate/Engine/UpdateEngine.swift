@@ -186,14 +186,13 @@ public final class UpdateEngine: Sendable {
     /// runs on its own thread, off Swift's cooperative pool.
     private func install(_ release: Release, observer: (@Sendable (UpdateProgress) -> Void)?) async throws(SlotError) -> SlotName {
         let result: Result<SlotName, SlotError> = await withCheckedContinuation { continuation in
-            let thread = WorkerThread { [self] in
+            WorkerThread { [self] in
                 do throws(SlotError) {
                     continuation.resume(returning: .success(try installBlocking(release, observer: observer)))
                 } catch {
                     continuation.resume(returning: .failure(error))
                 }
-            }
-            _ = thread
+            }.detach()
         }
         return try result.get()
     }
