@@ -38,3 +38,21 @@ readonly = true
 ${1:-}
 CONF
 }
+
+# Runs the caller's `ours` and `baseline` functions (each prints its seconds)
+# RUNS times, alternating which goes first, prints each pair and runs the
+# optional hook after it; leaves the medians in $mo, $mb and of the per-run
+# ratios in $mr.
+#   alternate RUNS "slotctl install" "dd+cksum" [HOOK]
+alternate() {
+    local runs=$1 ours_label=$2 base_label=$3 hook=${4:-}
+    local ours_times=() base_times=() ratios=() o b r run
+    for run in $(seq 1 "$runs"); do
+        if [ $((run % 2)) -eq 1 ]; then o=$(ours); b=$(baseline); else b=$(baseline); o=$(ours); fi
+        r=$(echo "scale=3; $o / $b" | bc)
+        ours_times+=("$o"); base_times+=("$b"); ratios+=("$r")
+        printf 'run %d: %s %.3f s   %s %.3f s   ratio %.2f\n' "$run" "$ours_label" "$o" "$base_label" "$b" "$r"
+        [ -z "$hook" ] || "$hook"
+    done
+    mo=$(median "${ours_times[@]}"); mb=$(median "${base_times[@]}"); mr=$(median "${ratios[@]}")
+}

@@ -48,15 +48,7 @@ baseline() {
     echo "$(now) - $t0" | bc
 }
 
-ours_times=(); base_times=(); ratios=()
-for run in $(seq 1 "$RUNS"); do
-    if [ $((run % 2)) -eq 1 ]; then o=$(ours); b=$(baseline); else b=$(baseline); o=$(ours); fi
-    r=$(echo "scale=3; $o / $b" | bc)
-    ours_times+=("$o"); base_times+=("$b"); ratios+=("$r")
-    printf 'run %d: slotctl install %.3f s   dd+cksum %.3f s   ratio %.2f\n' "$run" "$o" "$b" "$r"
-done
-
-mo=$(median "${ours_times[@]}"); mb=$(median "${base_times[@]}"); mr=$(median "${ratios[@]}")
+alternate "$RUNS" "slotctl install" "dd+cksum"
 mbps=$(echo "scale=0; $SIZE_MIB / $mo" | bc)
 echo
 echo "image ${SIZE_MIB} MiB, $RUNS runs, machine: $(machine), $(df -T "$WORK" | awk 'NR==2 {print $2}') on $(df "$WORK" | awk 'NR==2 {print $1}')"

@@ -86,15 +86,8 @@ baseline() {
     cksum b.img > /dev/null
     echo "$(now) - $t0" | bc
 }
-ours_times=(); base_times=(); ratios=()
-for run in $(seq 1 "$RUNS"); do
-    if [ $((run % 2)) -eq 1 ]; then o=$(ours); b=$(baseline); else b=$(baseline); o=$(ours); fi
-    r=$(echo "scale=3; $o / $b" | bc)
-    ours_times+=("$o"); base_times+=("$b"); ratios+=("$r")
-    printf 'run %d: slotctl update %.3f s   curl -o + cksum %.3f s   ratio %.2f\n' "$run" "$o" "$b" "$r"
-    sed 's/^/    /' trace.txt
-done
-mo=$(median "${ours_times[@]}"); mb=$(median "${base_times[@]}"); mr=$(median "${ratios[@]}")
+show_trace() { sed 's/^/    /' trace.txt; }
+alternate "$RUNS" "slotctl update" "curl -o + cksum" show_trace
 echo
 echo "payload ${SIZE_MIB} MiB from nginx on loopback, $RUNS runs, $(machine)"
 echo "median slotctl update: ${mo} s ($(echo "scale=0; $SIZE_MIB / $mo" | bc) MiB/s)"

@@ -10,14 +10,7 @@ struct CheckInFlusher: Service {
     let logger: Logger
 
     func run() async throws {
-        while !Task.isShuttingDownGracefully && !Task.isCancelled {
-            do {
-                try await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
-            } catch {
-                break
-            }
-            await flush()
-        }
+        await repeatUntilShutdown(every: interval) { await flush() }
         await flush()
     }
 

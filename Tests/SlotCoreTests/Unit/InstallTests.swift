@@ -151,7 +151,9 @@ import Testing
         }
     }
 
-    @Test func aWriteErrorMidImageLeavesTheTargetUnbootable() throws {
+    /// A failing medium and a full disk, half-way through the image.
+    @Test(arguments: [(EIO, "Input/output error"), (ENOSPC, "No space left on device")])
+    func aWriteErrorMidImageLeavesTheTargetUnbootable(errno code: Int32, text: String) throws {
         try #require(FaultInjection.isAvailable)
         let box = try Sandbox(slotSize: 16 << 20)
         try box.manager.initialize(force: false)
@@ -159,14 +161,14 @@ import Testing
         try box.manager.install(.file(v1.path), slot: .A)
         box.setBooted(.A)
         let v2 = box.image("v2.img", size: 12 << 20, seed: 10)
-        let rule = FaultInjection.fail("write", pathContaining: box.dir.file("b.img"), errno: EIO, afterHits: 1)
+        let rule = FaultInjection.fail("write", pathContaining: box.dir.file("b.img"), errno: code, afterHits: 1)
         do {
             try box.manager.install(.file(v2.path))
             Issue.record("expected an I/O error")
         } catch {
             #expect(error.code == .io)
             #expect(error.exitCode == 4)
-            #expect(error.description.contains("Input/output error"))
+            #expect(error.description.contains(text), "\(error)")
         }
         FaultInjection.remove(rule)
         let state = try box.manager.store.load()
