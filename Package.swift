@@ -43,16 +43,20 @@ let package = Package(
         .systemLibrary(name: "CBlkid", pkgConfig: "blkid", providers: [.apt(["libblkid-dev"])]),
         .target(name: "CSlotSys"),
 
+        // CRC-32, gzip, hex and timestamps: one codec for the core, the
+        // client, the server and the tests. zlib only.
+        .target(name: "SlotCodec", dependencies: ["CZlib"], swiftSettings: swiftSettings),
+
         // The low-level core: config, state, boot selection, image writer.
         .target(
             name: "SlotCore",
-            dependencies: ["CZlib", "CBlkid", "CSlotSys"],
+            dependencies: ["SlotCodec", "CZlib", "CBlkid", "CSlotSys"],
             swiftSettings: swiftSettings),
         // swift-crypto's SHA-256 for the image writer, kept out of SlotCore so
         // the static boot hook links neither a crypto library nor Foundation.
         .target(
             name: "SlotCrypto",
-            dependencies: ["SlotCore", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["SlotCore", "SlotCodec", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: swiftSettings),
 
         // Wire types shared by the update client and the server.
@@ -64,14 +68,14 @@ let package = Package(
         // The device side of updates, over Foundation URLSession.
         .target(
             name: "SlotUpdate",
-            dependencies: ["SlotCore", "SlotCrypto", "SlotWire", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["SlotCore", "SlotCodec", "SlotCrypto", "SlotWire", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: swiftSettings),
 
         // The fleet update server as a library.
         .target(
             name: "SlotServer",
             dependencies: [
-                "SlotWire", "CZlib",
+                "SlotWire", "SlotCodec",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -106,7 +110,7 @@ let package = Package(
         .executableTarget(
             name: "slotctl",
             dependencies: [
-                "SlotCore", "SlotCrypto", "SlotUpdate",
+                "SlotCore", "SlotCodec", "SlotCrypto", "SlotUpdate",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings),
@@ -121,13 +125,13 @@ let package = Package(
 
         // Sandboxes, temp dirs and process helpers shared by the test targets.
         .target(
-            name: "SlotTestSupport", dependencies: ["SlotCore", "SlotCrypto"], path: "Tests/SlotTestSupport",
+            name: "SlotTestSupport", dependencies: ["SlotCore", "SlotCodec", "SlotCrypto"], path: "Tests/SlotTestSupport",
             swiftSettings: swiftSettings),
-        .testTarget(name: "SlotCoreTests", dependencies: ["SlotCore", "SlotCrypto", "SlotTestSupport"], swiftSettings: swiftSettings),
+        .testTarget(name: "SlotCoreTests", dependencies: ["SlotCore", "SlotCodec", "SlotCrypto", "SlotTestSupport"], swiftSettings: swiftSettings),
         .testTarget(
             name: "SlotServerTests",
             dependencies: [
-                "SlotServer", "SlotWire",
+                "SlotServer", "SlotWire", "SlotCodec",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 // Creates a throwaway database per PostgreSQL test.
@@ -137,12 +141,12 @@ let package = Package(
             swiftSettings: swiftSettings),
         .testTarget(
             name: "SlotUpdateTests",
-            dependencies: ["SlotUpdate", "SlotWire", "SlotCore", "SlotCrypto", "SlotTestSupport"],
+            dependencies: ["SlotUpdate", "SlotWire", "SlotCore", "SlotCodec", "SlotCrypto", "SlotTestSupport"],
             swiftSettings: swiftSettings),
         // The device client against the real server, both on loopback.
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["SlotUpdate", "SlotServer", "SlotWire", "SlotCore", "SlotTestSupport"],
+            dependencies: ["SlotUpdate", "SlotServer", "SlotWire", "SlotCore", "SlotCodec", "SlotTestSupport"],
             swiftSettings: swiftSettings),
     ]
 )

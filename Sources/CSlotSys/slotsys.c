@@ -9,10 +9,6 @@ int slotsys_block_device_size(int fd, uint64_t *size) {
     return ioctl(fd, BLKGETSIZE64, size) == 0 ? 0 : -errno;
 }
 
-int slotsys_block_sector_size(int fd, int *size) {
-    return ioctl(fd, BLKSSZGET, size) == 0 ? 0 : -errno;
-}
-
 int slotsys_block_flush_buffers(int fd) {
     return ioctl(fd, BLKFLSBUF, 0) == 0 ? 0 : -errno;
 }

@@ -1,4 +1,5 @@
 import Crypto
+import SlotCodec
 import SlotCore
 
 /// swift-crypto's SHA-256 (BoringSSL, with the CPU's SHA extensions) as the
@@ -13,10 +14,7 @@ public struct CryptoSHA256: StreamingSHA256 {
     }
 
     public func finalizeHex() -> String {
-        hasher.finalize().map { byte in
-            let hex = String(byte, radix: 16)
-            return byte < 16 ? "0" + hex : hex
-        }.joined()
+        Hex.string(hasher.finalize())
     }
 
     /// The factory to pass to ``SlotManager``.

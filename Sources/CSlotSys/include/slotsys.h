@@ -6,8 +6,6 @@
 
 /* Size of a block device in bytes (BLKGETSIZE64). Returns 0 or -errno. */
 int slotsys_block_device_size(int fd, uint64_t *size);
-/* Logical sector size of a block device (BLKSSZGET). Returns 0 or -errno. */
-int slotsys_block_sector_size(int fd, int *size);
 /* Flush the buffer cache of a block device (BLKFLSBUF). Returns 0 or -errno. */
 int slotsys_block_flush_buffers(int fd);
 /* The O_DIRECT open flag of this platform. */

@@ -1,3 +1,4 @@
+import SlotCodec
 /// Runs the boot decision against the real state: the impure shell around
 /// ``BootSelector``. It never fails: whatever goes wrong, the answer is a
 /// slot to boot (R at worst) and the reason.
@@ -17,7 +18,7 @@ public struct BootRunner {
 
     /// Decides, persists the counted state (unless `dryRun`) and, when not a
     /// dry run, records the decision in `run-dir/booted`.
-    public func run(dryRun: Bool, now: Int64 = StateClock.now()) -> Result {
+    public func run(dryRun: Bool, now: Int64 = Timestamp.nowSeconds()) -> Result {
         let decision: BootDecision
         if dryRun {
             decision = decide(now: now, persist: false)

@@ -21,5 +21,4 @@ struct AlignedBuffer: @unchecked Sendable {
 
     var filled: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: base, count: count) }
     var spare: UnsafeMutableRawBufferPointer { UnsafeMutableRawBufferPointer(start: base + count, count: capacity - count) }
-    var whole: UnsafeMutableRawBufferPointer { UnsafeMutableRawBufferPointer(start: base, count: capacity) }
 }

@@ -1,3 +1,4 @@
+import SlotCodec
 /// The checksums computed as an image streams through: CRC-32 always,
 /// SHA-256 when a manifest names one.
 public struct ImageDigest {

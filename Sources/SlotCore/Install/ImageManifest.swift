@@ -1,3 +1,4 @@
+import SlotCodec
 /// What an image claims to be, from `install --manifest FILE` (the same JSON
 /// as a release manifest; unknown fields are ignored). Every field that is
 /// present is checked; absent ones are not.

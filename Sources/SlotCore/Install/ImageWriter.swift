@@ -1,3 +1,4 @@
+import SlotCodec
 import CSlotSys
 import Glibc
 import Synchronization
@@ -103,12 +104,6 @@ public final class ImageWriter: @unchecked Sendable {
         if !finished { abort() }
         for buffer in allBuffers { buffer.free() }
     }
-
-    /// Bytes accepted so far (the image offset of the next byte).
-    public var bytesAccepted: UInt64 { offset + UInt64(current?.count ?? 0) }
-
-    /// Bytes read back from the medium and matched, in order, so far.
-    public var bytesVerified: UInt64 { verified.withLock { $0.offset } }
 
     /// Appends image bytes, copying them into the pipeline.
     public func append(_ bytes: UnsafeRawBufferPointer) throws(SlotError) {

@@ -1,15 +1,19 @@
+import SlotCodec
 /// What an install must match before the slot may become bootable: from
 /// the command line (`--crc32`, `--version`), a manifest, or a release.
 public struct InstallExpectations: Sendable, Equatable {
     public var version: String?
+    /// The release id to record with the image (the update client's).
+    public var release: String?
     public var compatible: String?
     public var securityVersion: UInt64?
     public var size: UInt64?
     public var crc32: UInt32?
     public var sha256: String?
 
-    public init(version: String? = nil, compatible: String? = nil, securityVersion: UInt64? = nil, size: UInt64? = nil, crc32: UInt32? = nil, sha256: String? = nil) {
+    public init(version: String? = nil, release: String? = nil, compatible: String? = nil, securityVersion: UInt64? = nil, size: UInt64? = nil, crc32: UInt32? = nil, sha256: String? = nil) {
         self.version = version
+        self.release = release
         self.compatible = compatible
         self.securityVersion = securityVersion
         self.size = size

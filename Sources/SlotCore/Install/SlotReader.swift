@@ -1,3 +1,4 @@
+import SlotCodec
 /// Reads a slot's current bytes: to verify a recorded image, or as the source
 /// of a factory reset (R's image copied into A or B).
 public enum SlotReader {

@@ -13,33 +13,21 @@ extension SlotManager {
         if wipeData && config.dataDirectory == nil {
             throw SlotError(.usage, "--wipe-data: no [system] data directory is configured in \(config.path)")
         }
-        let expectations = InstallExpectations(
-            version: recovery.version, size: size, crc32: crc, sha256: recovery.sha256)
-        let session = try InstallSession.begin(manager: self, requested: nil, provision: false, expectations: expectations, payload: .raw)
-        let target = session.slot
+        let request = InstallRequest(expectations: InstallExpectations(
+            version: recovery.version, release: recovery.release, size: size, crc32: crc, sha256: recovery.sha256))
+        let target: SlotName
         do throws(SlotError) {
-            let source = try SlotReader.open(config.slot(.R))
-            defer { source.close() }
-            var position: UInt64 = 0
-            while position < size {
-                let more = try session.fill { (space) throws(SlotError) -> Int in
-                    let wanted = Int(min(UInt64(space.count), size - position))
-                    let n = try source.read(into: UnsafeMutableRawBufferPointer(rebasing: space[0..<wanted]), at: position)
-                    position += UInt64(n)
-                    return n
+            target = try install(request, state: state) { (session) throws(SlotError) in
+                let descriptor = try SlotReader.open(config.slot(.R))
+                defer { descriptor.close() }
+                var source = BoundedReader(descriptor, size: size)
+                let copied = try session.pump(&source) { progress?($0, size) }
+                guard copied == size else {
+                    throw SlotError(.sizeMismatch, "R ends after \(copied) bytes, its image has \(size)")
                 }
-                if !more {
-                    throw SlotError(.sizeMismatch, "R ends after \(position) bytes, its image has \(size)")
-                }
-                progress?(position, size)
-            }
-            try session.finish()
-        } catch {
-            session.abandon(because: error)
-            if error.code == .checksumMismatch {
-                throw SlotError(.checksumMismatch, "R's image does not match its recorded CRC32; factory reset refused", cause: error)
-            }
-            throw error
+            }.slot
+        } catch where error.code == .checksumMismatch {
+            throw SlotError(.checksumMismatch, "R's image does not match its recorded CRC32; factory reset refused", cause: error)
         }
 
         let other = target.sibling!

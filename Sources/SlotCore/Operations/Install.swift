@@ -1,14 +1,17 @@
+import SlotCodec
+
 extension SlotManager {
     /// Progress of an install: input bytes consumed and, when known, the total.
     public typealias ProgressHandler = (_ done: UInt64, _ total: UInt64?) -> Void
 
-    /// `slotctl install`: streams an image into the inactive slot (or the
-    /// named one), verifies it and makes it the next to boot.
+    /// `slotctl install`: streams an image file or standard input into the
+    /// inactive slot (or the named one), verifies it and makes it the next
+    /// to boot. gzip is recognised here, by its magic, once.
     @discardableResult
     public func install(
         _ input: ImageInput, slot requested: SlotName? = nil, provision: Bool = false,
         expectations: InstallExpectations = InstallExpectations(), progress: ProgressHandler? = nil
-    ) throws(SlotError) -> (slot: SlotName, record: SlotRecord) {
+    ) throws(SlotError) -> InstalledImage {
         let source = try input.open()
         defer { source.close() }
         // Files: peeked with pread, so reading starts again at 0.
@@ -25,48 +28,15 @@ extension SlotManager {
         if source.size == 0 || (source.size == nil && head.isEmpty) {
             throw SlotError(.badImage, "the image is empty")
         }
-
-        let session = try InstallSession.begin(
-            manager: self, requested: requested, provision: provision, expectations: expectations,
-            payload: gzip ? .gzip : .raw)
-        do throws(SlotError) {
-            let fd = source.descriptor
-            var consumed: UInt64 = 0
-            var lastReport: UInt64 = 0
-            func report(force: Bool = false) {
-                guard let progress, force || consumed - lastReport >= 8 << 20 else { return }
-                lastReport = consumed
-                progress(consumed, source.size)
-            }
+        let request = InstallRequest(slot: requested, provision: provision, expectations: expectations, gzip: gzip)
+        return try install(request) { (session) throws(SlotError) in
+            var offset: UInt64 = 0
             if source.size == nil {
                 try head.withRawBytes { (bytes) throws(SlotError) in try session.write(bytes) }
-                consumed += UInt64(head.count)
+                offset = UInt64(head.count)
             }
-            if gzip {
-                let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
-                defer { buffer.deallocate() }
-                while true {
-                    let n = try fd.read(into: buffer)
-                    if n == 0 { break }
-                    try session.write(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
-                    consumed += UInt64(n)
-                    report()
-                }
-            } else {
-                while try session.fill({ (space) throws(SlotError) -> Int in
-                    let n = try fd.read(into: space)
-                    consumed += UInt64(n)
-                    return n
-                }) {
-                    report()
-                }
-            }
-            report(force: true)
-            let record = try session.finish()
-            return (session.slot, record)
-        } catch {
-            session.abandon(because: error)
-            throw error
+            var descriptor = source.descriptor
+            try session.pump(&descriptor) { consumed in progress?(offset + consumed, source.size) }
         }
     }
 }

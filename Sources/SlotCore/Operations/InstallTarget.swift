@@ -1,9 +1,8 @@
 extension SlotManager {
-    /// Which slot an install writes, and the refusals: never the booted slot,
+    /// Which slot an install writes (`booted` is the running slot, when known), and the refusals: never the booted slot,
     /// never R except `--slot R --provision` while R is not booted, never a
     /// readonly slot without `--provision`.
-    public func installTarget(requested: SlotName?, provision: Bool, state: SystemState) throws(SlotError) -> SlotName {
-        let booted = bootedSlot(state: state)
+    public func installTarget(requested: SlotName?, provision: Bool, booted: SlotName?, state: SystemState) throws(SlotError) -> SlotName {
         if let slot = requested {
             if slot == booted {
                 throw SlotError(.bootedSlot, "slot \(slot) is the booted slot; an install never overwrites the running system")

@@ -1,3 +1,4 @@
+import SlotCodec
 extension SlotManager {
     /// A slot whose content was put there by other means (a factory line
     /// flashing raw images): `init` trusts it once its CRC32 checks out.
@@ -42,7 +43,7 @@ extension SlotManager {
                     throw SlotError(.stateCorrupt, "the state in '\(config.stateDirectory)' is corrupt (\(snapshot.problems.joined(separator: "; "))); --force replaces it")
                 }
             }
-            var state = SystemState.fresh()
+            var state = SystemState()
             var notes: [String] = []
             if let old = snapshot.current {
                 state.securityVersion = old.securityVersion  // never lower the anti-rollback floor
@@ -80,7 +81,7 @@ extension SlotManager {
                 record.size = adoption.size
                 record.crc32 = adoption.crc32
                 record.version = adoption.version
-                record.installed = StateClock.now()
+                record.installed = Timestamp.nowSeconds()
                 if adoption.slot != .R {
                     record.priority = state.topPriority(excluding: adoption.slot)
                     record.tries = config.maxTries

@@ -1,3 +1,4 @@
+import SlotCodec
 /// The operations of `slotctl` and the C API, on one configured system.
 /// Each mutating operation is one locked transaction on the state.
 public final class SlotManager: Sendable {

@@ -1,3 +1,4 @@
+import SlotCodec
 /// Everything `slotctl status` shows, gathered once; rendered as a table by
 /// the CLI and as JSON (whose keys are a contract) here.
 public struct StatusReport: Sendable {
@@ -69,7 +70,7 @@ extension StatusReport {
                 ("crc32", .optional(record.crc32.map(CRC32.hex))),
                 ("sha256", .optional(record.sha256)),
                 ("fstype", .optional(record.fstype)),
-                ("installed", .optional(record.installed.map(Timestamp.iso8601))),
+                ("installed", .optional(record.installed.map { Timestamp.iso8601(seconds: $0) })),
                 ("boots", .uint(record.boots)),
                 ("badReason", .optional(record.badReason)),
             ]
@@ -82,7 +83,7 @@ extension StatusReport {
                 ("type", .string(event.type.rawValue)),
                 ("slot", .optional(event.slot?.rawValue)),
                 ("detail", .string(event.detail)),
-                ("at", .string(Timestamp.iso8601(event.at))),
+                ("at", .string(Timestamp.iso8601(seconds: event.at))),
             ])
         }
         members.append(("events", .array(events)))

@@ -6,6 +6,11 @@ public struct SlotRecord: Sendable, Equatable {
     /// Boot attempts left before the slot is given up on.
     public var tries: Int = 0
     public var version: String?
+    /// The server's id of the release the image came from (nil: installed
+    /// by hand). Written in the transaction that makes the slot ready, so
+    /// boots, confirmations and fallbacks are reported against what is
+    /// really in the slot.
+    public var release: String?
     /// Bytes of the image as written to the slot.
     public var size: UInt64?
     public var crc32: UInt32?
@@ -24,6 +29,7 @@ public struct SlotRecord: Sendable, Equatable {
     /// Forgets the image: used when a new one starts to be written.
     public mutating func clearImage() {
         version = nil
+        release = nil
         size = nil
         crc32 = nil
         sha256 = nil

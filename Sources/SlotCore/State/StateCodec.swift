@@ -1,3 +1,4 @@
+import SlotCodec
 /// The on-disk form of one state copy.
 ///
 /// ```
@@ -33,6 +34,7 @@ public enum StateCodec {
             lines.append(prefix + "tries=\(record.tries)")
             lines.append(prefix + "boots=\(record.boots)")
             if let version = record.version { lines.append(prefix + "version=" + escape(version)) }
+            if let release = record.release { lines.append(prefix + "release=" + escape(release)) }
             if let size = record.size { lines.append(prefix + "size=\(size)") }
             if let crc = record.crc32 { lines.append(prefix + "crc32=" + CRC32.hex(crc)) }
             if let sha = record.sha256 { lines.append(prefix + "sha256=" + sha) }
@@ -123,6 +125,7 @@ public enum StateCodec {
         case "tries": record.tries = Int(try number(value, key) as UInt64)
         case "boots": record.boots = try number(value, key)
         case "version": record.version = unescape(value)
+        case "release": record.release = unescape(value)
         case "size": record.size = try number(value, key)
         case "crc32":
             guard let crc = CRC32.parse(value) else { throw DecodeError(reason: "bad crc32 '\(value)'") }

@@ -1,3 +1,4 @@
+import SlotCodec
 import Glibc
 
 /// The boot-attempt counter and everything around it: one record per slot
@@ -30,15 +31,12 @@ public struct SystemState: Sendable, Equatable {
     }
 
     /// Appends an event stamped with the seq this state will be written as.
-    public mutating func record(_ type: StateEvent.Kind, slot: SlotName?, _ detail: String, at now: Int64 = StateClock.now()) {
+    public mutating func record(_ type: StateEvent.Kind, slot: SlotName?, _ detail: String, at now: Int64 = Timestamp.nowSeconds()) {
         events.append(StateEvent(seq: seq + 1, type: type, slot: slot, detail: detail, at: now))
         if events.count > Self.eventCapacity {
             events.removeFirst(events.count - Self.eventCapacity)
         }
     }
-
-    /// A fresh state for a device whose state was never written: nothing installed.
-    public static func fresh() -> SystemState { SystemState() }
 
     /// The state the boot hook provisions when there is none: A is trusted as
     /// the factory-installed system, so the device boots it and counts.
@@ -54,14 +52,5 @@ public struct SystemState: Sendable, Equatable {
     /// The priority that puts a slot above every other one.
     public func topPriority(excluding slot: SlotName) -> Int {
         SlotName.counted.filter { $0 != slot }.map { self[$0].priority }.max().map { $0 + 1 } ?? 1
-    }
-}
-
-/// Wall-clock seconds; one place so the state never asks Foundation.
-public enum StateClock {
-    public static func now() -> Int64 {
-        var ts = timespec()
-        clock_gettime(CLOCK_REALTIME, &ts)
-        return Int64(ts.tv_sec)
     }
 }

@@ -1,3 +1,4 @@
+import SlotCodec
 extension ReleaseInfo {
     /// The admin view of a stored release.
     init(_ record: ReleaseRecord) {
@@ -13,7 +14,7 @@ extension ReleaseInfo {
             },
             externalURL: record.externalURL,
             payloadPath: record.externalURL == nil ? PayloadURL.path(releaseId: record.id) : nil,
-            createdAt: Timestamp.iso(millis: record.createdAtMillis),
-            publishedAt: record.publishedAtMillis.map(Timestamp.iso(millis:)))
+            createdAt: Timestamp.iso8601(millis: record.createdAtMillis),
+            publishedAt: record.publishedAtMillis.map(Timestamp.iso8601(millis:)))
     }
 }

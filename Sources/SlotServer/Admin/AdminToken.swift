@@ -1,4 +1,5 @@
 import Foundation
+import SlotCodec
 
 /// Where `serve` takes its admin token from: `--admin-token-file`, else
 /// `SLOT_SERVER_ADMIN_TOKEN`, else `DATA/admin-token`, generated (mode 0600)
@@ -21,10 +22,7 @@ public enum AdminToken {
             throw ServerError(.configuration, "cannot create the data directory \(dataDirectory)", cause: error)
         }
         var bytes = SystemRandomNumberGenerator()
-        let token = (0..<4).map { _ -> String in
-            let hex = String(bytes.next() as UInt64, radix: 16)
-            return String(repeating: "0", count: 16 - hex.count) + hex
-        }.joined()
+        let token = (0..<4).map { _ in Hex.fixedWidth(bytes.next(), digits: 16) }.joined()
         try KeyFiles.write(token + "\n", to: path, mode: 0o600)
         return (token, path + " (generated)")
     }

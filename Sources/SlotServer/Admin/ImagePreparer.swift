@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import SlotCodec
 import SlotWire
 #if canImport(Glibc)
 import Glibc
@@ -33,7 +34,11 @@ public enum ImagePreparer {
         if gzip {
             payloadPath = temporaryDirectory + "/slot-deploy-\(UUID().uuidString.lowercased()).gz"
             output = try PayloadFile(creating: payloadPath)
-            deflater = try GzipDeflater()
+            do throws(CodecError) {
+                deflater = try GzipDeflater()
+            } catch {
+                throw ServerError(error)
+            }
         }
         var completed = false
         defer {
@@ -51,7 +56,7 @@ public enum ImagePreparer {
             }
             let bytes = UnsafeRawBufferPointer(rebasing: chunk[..<n])
             if let deflater, let output {
-                try deflater.update(bytes, finish: n == 0) { (compressed) throws(ServerError) in try output.write(compressed) }
+                try deflater.deflate(bytes, finish: n == 0, wrap: ServerError.init) { (compressed) throws(ServerError) in try output.write(compressed) }
             }
             if n == 0 { break }
             size += UInt64(n)

@@ -1,3 +1,4 @@
+import SlotCodec
 import Hummingbird
 import SlotWire
 
@@ -78,4 +79,12 @@ public struct ServerError: Error, CustomStringConvertible {
 
     /// The body sent to the client. Server-side failures do not leak their cause.
     var body: APIErrorBody { APIErrorBody(code: code.rawValue, message: message) }
+}
+
+extension ServerError {
+    /// A payload the codec refuses is the client's mistake (400); a zlib
+    /// that cannot start is ours.
+    init(_ codec: CodecError) {
+        self.init(codec.code == .zlib ? .internal : .badRequest, "the gzip payload is refused: \(codec.message)", cause: codec)
+    }
 }

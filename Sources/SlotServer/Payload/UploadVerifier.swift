@@ -1,4 +1,5 @@
 import Crypto
+import SlotCodec
 import SlotWire
 
 /// Checks an upload against its signed manifest as the bytes arrive: the
@@ -15,7 +16,11 @@ final class UploadVerifier {
 
     init(manifest: ReleaseManifest) throws(ServerError) {
         self.manifest = manifest
-        inflater = manifest.compression == .gzip ? try GzipInflater() : nil
+        do throws(CodecError) {
+            inflater = manifest.compression == .gzip ? try GzipInflater() : nil
+        } catch {
+            throw ServerError(error)
+        }
     }
 
     func update(_ bytes: UnsafeRawBufferPointer) throws(ServerError) {
@@ -25,7 +30,7 @@ final class UploadVerifier {
         }
         payloadHash.update(bufferPointer: bytes)
         if let inflater {
-            try inflater.update(bytes) { (image) throws(ServerError) in try self.image(image) }
+            try inflater.inflate(bytes, wrap: ServerError.init) { (image) throws(ServerError) in try self.image(image) }
         } else {
             try image(bytes)
         }
@@ -45,8 +50,10 @@ final class UploadVerifier {
         guard payloadBytes == manifest.payloadSize else {
             throw ServerError.badRequest("the upload ended after \(payloadBytes) of \(manifest.payloadSize) bytes")
         }
-        if let inflater, !inflater.finished {
-            throw ServerError.badRequest("the gzip payload ends before its gzip trailer")
+        do throws(CodecError) {
+            try inflater?.finish()
+        } catch {
+            throw ServerError(error)
         }
         guard imageBytes == manifest.size else {
             throw ServerError.badRequest("the image is \(imageBytes) bytes, the manifest says \(manifest.size)")

@@ -1,3 +1,4 @@
+import SlotCodec
 import Hummingbird
 
 /// `GET /v1/devices?limit=N&after=CLIENTID` (admin): devices by client id, one page at a time.
@@ -28,7 +29,7 @@ struct DevicesRoute {
         let infos = devices.map { device in
             DeviceInfo(
                 clientId: device.clientId, compatible: device.compatible, channel: device.channel, version: device.version,
-                slot: device.slot, lastCheck: Timestamp.iso(millis: device.lastCheckMillis),
+                slot: device.slot, lastCheck: Timestamp.iso8601(millis: device.lastCheckMillis),
                 offeredRelease: device.offeredReleaseId, checks: device.checks)
         }
         return try JSONBody.response(DeviceList(total: total, devices: infos, next: devices.count == limit ? devices.last?.clientId : nil))

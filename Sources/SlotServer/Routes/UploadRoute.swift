@@ -1,3 +1,4 @@
+import SlotCodec
 import Hummingbird
 import NIOCore
 

@@ -1,4 +1,5 @@
 import Foundation
+import SlotCodec
 import SlotCore
 import SlotWire
 import Synchronization
@@ -67,7 +68,11 @@ public final class UpdateEngine: Sendable {
     /// Reports queued events, then asks the server. A release that does not
     /// verify is an error, not an offer.
     public func check() async throws(SlotError) -> Release? {
-        let state = try manager.store.load()
+        try await check(state: try manager.store.load())
+    }
+
+    /// ``check()`` against a state already read: an update reads it once.
+    func check(state: SystemState) async throws(SlotError) -> Release? {
         await flushEvents(state: state)
         let booted = manager.bootedSlot(state: state)
         let version = booted.flatMap { state[$0].version } ?? ""
@@ -99,7 +104,7 @@ public final class UpdateEngine: Sendable {
     }
 
     func queue(_ type: DeviceEventType, release: Release?, detail: String?) {
-        try? events.append([DeviceEvent(clientId: clientId, releaseId: release?.id, type: type, detail: detail, at: Timestamp.iso8601(StateClock.now()))])
+        try? events.append([DeviceEvent(clientId: clientId, releaseId: release?.id, type: type, detail: detail, at: Timestamp.iso8601(seconds: Timestamp.nowSeconds()))])
     }
 
     // MARK: - Updating
@@ -142,14 +147,15 @@ public final class UpdateEngine: Sendable {
         set({ $0 = UpdateProgress(state: .checking) }, notify: observer)
         do throws(SlotError) {
             if cancelRequested.load(ordering: .acquiring) { throw SlotError(.cancelled, "update cancelled") }
-            guard let release = try await check() else {
+            let state = try manager.store.load()
+            guard let release = try await check(state: state) else {
                 set({ $0.state = .upToDate }, notify: observer)
                 return .upToDate
             }
             if cancelRequested.load(ordering: .acquiring) { throw SlotError(.cancelled, "update cancelled") }
             // Already installed and waiting for a reboot (a daemon checking
             // again before the reboot): nothing to download.
-            if let slot = try alreadyInstalled(release) {
+            if let slot = alreadyInstalled(release, state: state) {
                 set({
                     $0.version = release.version
                     $0.releaseId = release.id
@@ -157,7 +163,7 @@ public final class UpdateEngine: Sendable {
                 }, notify: observer)
                 return .installed(release, slot)
             }
-            let slot = try await install(release, observer: observer)
+            let slot = try await install(release, state: state, observer: observer)
             set({ $0.state = .readyToReboot }, notify: observer)
             return .installed(release, slot)
         } catch {
@@ -171,11 +177,10 @@ public final class UpdateEngine: Sendable {
     }
 
     /// The inactive slot, if it already holds exactly this release, verified.
-    func alreadyInstalled(_ release: Release) throws(SlotError) -> SlotName? {
-        let state = try manager.store.load()
-        guard let target = try? manager.installTarget(requested: nil, provision: false, state: state) else { return nil }
+    func alreadyInstalled(_ release: Release, state: SystemState) -> SlotName? {
+        guard let target = try? manager.installTarget(requested: nil, provision: false, booted: manager.bootedSlot(state: state), state: state) else { return nil }
         let record = state[target]
-        guard record.status.holdsVerifiedImage, record.version == release.version,
+        guard record.status.holdsVerifiedImage, record.release == release.id, record.version == release.version,
             record.sha256 == release.sha256.lowercased(), record.size == release.size,
             BootSelector.preview(state) == target
         else { return nil }
@@ -184,11 +189,11 @@ public final class UpdateEngine: Sendable {
 
     /// Streams a verified release into the inactive slot. The blocking work
     /// runs on its own thread, off Swift's cooperative pool.
-    private func install(_ release: Release, observer: (@Sendable (UpdateProgress) -> Void)?) async throws(SlotError) -> SlotName {
+    private func install(_ release: Release, state: SystemState, observer: (@Sendable (UpdateProgress) -> Void)?) async throws(SlotError) -> SlotName {
         let result: Result<SlotName, SlotError> = await withCheckedContinuation { continuation in
             WorkerThread { [self] in
                 do throws(SlotError) {
-                    continuation.resume(returning: .success(try installBlocking(release, observer: observer)))
+                    continuation.resume(returning: .success(try installBlocking(release, state: state, observer: observer)))
                 } catch {
                     continuation.resume(returning: .failure(error))
                 }
@@ -197,54 +202,52 @@ public final class UpdateEngine: Sendable {
         return try result.get()
     }
 
-    private func installBlocking(_ release: Release, observer: (@Sendable (UpdateProgress) -> Void)?) throws(SlotError) -> SlotName {
+    private func installBlocking(_ release: Release, state: SystemState, observer: (@Sendable (UpdateProgress) -> Void)?) throws(SlotError) -> SlotName {
         guard let url = URL(string: release.url, relativeTo: api.baseURL)?.absoluteURL else {
             throw SlotError(.badManifest, "release \(release.id) has an unusable url '\(release.url)'")
         }
-        let expectations = InstallExpectations(
-            version: release.version, compatible: release.compatible, securityVersion: release.securityVersion,
-            size: release.size, crc32: CRC32.parse(release.crc32), sha256: release.sha256)
-        let session = try InstallSession.begin(
-            manager: manager, requested: nil, provision: false, expectations: expectations,
-            payload: release.compression == .gzip ? .gzip : .raw)
-        let ledger = ReleaseLedger(config: manager.config)
-        try? ledger.record(nil, for: session.slot)
-        set({
-            $0.state = .downloading
-            $0.bytesTotal = release.payloadSize
-            $0.version = release.version
-            $0.releaseId = release.id
-        }, notify: observer)
+        let request = InstallRequest(
+            expectations: InstallExpectations(
+                version: release.version, release: release.id, compatible: release.compatible,
+                securityVersion: release.securityVersion, size: release.size, crc32: CRC32.parse(release.crc32),
+                sha256: release.sha256),
+            gzip: release.compression == .gzip)
         let downloader = PayloadDownloader(url: url, payloadSize: release.payloadSize, options: downloadOptions) { [self] in
             cancelRequested.load(ordering: .acquiring)
         }
         var lastReport: UInt64 = 0
+        let installed: InstalledImage
         do throws(SlotError) {
-            try downloader.run(
-                consume: { (bytes) throws(SlotError) in try session.write(bytes) },
-                progress: { done in
-                    // Progress steps of 1 MiB keep observers cheap.
-                    if done - lastReport >= 1 << 20 || done == release.payloadSize {
-                        lastReport = done
-                        set({ $0.bytesDone = done }, notify: observer)
-                    }
-                })
-            queue(.downloaded, release: release, detail: "\(release.payloadSize) bytes")
-            set({ $0.state = .installing }, notify: observer)
-            if cancelRequested.load(ordering: .acquiring) { throw SlotError(.cancelled, "update cancelled") }
-            try session.finish()
+            installed = try manager.install(request, state: state) { (session) throws(SlotError) in
+                set({
+                    $0.state = .downloading
+                    $0.bytesTotal = release.payloadSize
+                    $0.version = release.version
+                    $0.releaseId = release.id
+                }, notify: observer)
+                try downloader.run(
+                    consume: { (bytes) throws(SlotError) in try session.write(bytes) },
+                    progress: { done in
+                        // Progress steps of 1 MiB keep observers cheap.
+                        if done - lastReport >= 1 << 20 || done == release.payloadSize {
+                            lastReport = done
+                            set({ $0.bytesDone = done }, notify: observer)
+                        }
+                    })
+                queue(.downloaded, release: release, detail: "\(release.payloadSize) bytes")
+                set({ $0.state = .installing }, notify: observer)
+                if cancelRequested.load(ordering: .acquiring) { throw SlotError(.cancelled, "update cancelled") }
+                if let trace = ProcessInfo.processInfo.environment["SLOTCTL_TRACE"], !trace.isEmpty {
+                    FileHandle.standardError.write(Data("slotctl: trace: download: \(downloader.requests) requests, \(downloader.callbacks) callbacks, waiting for data \(Int(downloader.waitSeconds * 1000)) ms, handing to the writer \(Int(downloader.consumeSeconds * 1000)) ms; writer: \(session.stageTimings)\n".utf8))
+                }
+            }
         } catch {
-            session.abandon(because: error)
             if error.code != .cancelled {
                 queue(.failed, release: release, detail: error.description)
             }
             throw error
         }
-        if let trace = ProcessInfo.processInfo.environment["SLOTCTL_TRACE"], !trace.isEmpty {
-            FileHandle.standardError.write(Data("slotctl: trace: download: \(downloader.requests) requests, \(downloader.callbacks) callbacks, waiting for data \(Int(downloader.waitSeconds * 1000)) ms, handing to the writer \(Int(downloader.consumeSeconds * 1000)) ms; writer: \(session.writer.stageTimings)\n".utf8))
-        }
-        try? ledger.record(release.id, for: session.slot)
-        queue(.installed, release: release, detail: "slot \(session.slot.rawValue)")
-        return session.slot
+        queue(.installed, release: release, detail: "slot \(installed.slot.rawValue)")
+        return installed.slot
     }
 }

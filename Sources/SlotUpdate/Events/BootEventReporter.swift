@@ -1,4 +1,5 @@
 import Foundation
+import SlotCodec
 import SlotCore
 import SlotWire
 
@@ -19,7 +20,6 @@ public struct BootEventReporter: Sendable {
     /// Queues the events the server has not heard of yet.
     public func collect(from state: SystemState, into queue: EventQueue) throws(SlotError) {
         let cursor = (try? FileSystem.readFile(cursorPath, limit: 64)).flatMap { UInt64(String(decoding: $0, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)) }
-        let releases = ReleaseLedger(config: config).releases()
         var events: [DeviceEvent] = []
         var last = cursor ?? 0
         // Events written together share a seq and are always collected together.
@@ -33,10 +33,12 @@ public struct BootEventReporter: Sendable {
             case .fellBack: type = .fellBack
             default: continue
             }
-            let releaseId = event.slot.flatMap { releases[$0] }
+            // The release in the slot now: an event is reported before the
+            // next install can replace what it happened to.
+            let releaseId = event.slot.flatMap { state[$0].release }
             events.append(DeviceEvent(
                 clientId: clientId, releaseId: releaseId, type: type,
-                detail: "\(event.slot?.rawValue ?? "-"): \(event.detail)", at: Timestamp.iso8601(event.at)))
+                detail: "\(event.slot?.rawValue ?? "-"): \(event.detail)", at: Timestamp.iso8601(seconds: event.at)))
         }
         // The first run only sets the cursor: history from before the client existed is not news.
         if cursor != nil { try queue.append(events) }

@@ -1,3 +1,4 @@
+import SlotCodec
 import SlotCore
 
 /// The human form of `slotctl status`: a summary, a slot table, recent events.
@@ -63,7 +64,7 @@ enum StatusTable {
         if let events = report.state?.events, !events.isEmpty {
             out += "\nrecent events:\n"
             for event in events.suffix(eventCount) {
-                out += "  #\(event.seq) \(Timestamp.iso8601(event.at)) \(event.type.rawValue)"
+                out += "  #\(event.seq) \(Timestamp.iso8601(seconds: event.at)) \(event.type.rawValue)"
                 if let slot = event.slot { out += " \(slot)" }
                 out += ": \(event.detail)\n"
             }

@@ -1,3 +1,4 @@
+import SlotCodec
 import Foundation
 import Glibc
 import SlotTestSupport

@@ -1,3 +1,4 @@
+import SlotCodec
 import Glibc
 import SlotTestSupport
 import Testing
@@ -25,6 +26,22 @@ import Testing
         #expect(state[.B].priority > state[.A].priority)
         #expect(BootSelector.preview(state) == .B)
         #expect(box.slotBytes("a.img", count: v1.bytes.count) == v1.bytes, "the booted slot is untouched")
+    }
+
+    @Test func theReleaseIsRecordedWithTheImageAndForgottenByAnInstallByHand() throws {
+        let box = try Sandbox()
+        try box.manager.initialize(force: false)
+        try box.manager.install(.file(box.image("factory.img", size: 1 << 20, seed: 8).path), slot: .R, provision: true, expectations: .init(version: "f", release: "rel-factory"))
+        let image = box.image("release.img", size: 1 << 20, seed: 5)
+        let shipped = try box.manager.install(.file(image.path), slot: .B, expectations: .init(version: "2.0", release: "rel-42"))
+        #expect(shipped.record.release == "rel-42")
+        #expect(try box.manager.store.load()[.B].release == "rel-42", "written in the same transaction that made B ready")
+        let byHand = try box.manager.install(.file(image.path), slot: .B, expectations: .init(version: "2.0-local"))
+        #expect(byHand.record.release == nil, "an image installed by hand is no server release")
+        #expect(try box.manager.store.load()[.B].release == nil)
+        box.setBooted(.A)
+        let target = try box.manager.factoryReset(wipeData: false)
+        #expect(try box.manager.store.load()[target].release == "rel-factory", "the factory image keeps R's release")
     }
 
     @Test func multiMemberGzipIsOneImage() throws {

@@ -1,7 +1,8 @@
 import CZlib
 
-/// The standard (zlib, IEEE) CRC-32, fed incrementally. Uses `crc32_z`, whose
-/// length is a `size_t`: the classic `crc32` takes a 32-bit length.
+/// The standard (zlib, IEEE) CRC-32, fed incrementally: the one in the state
+/// copies, manifests, `cksum -a crc32b` and Python's `zlib.crc32`. Uses
+/// `crc32_z`, whose length is a `size_t` (the classic `crc32` takes 32 bits).
 public struct CRC32: Sendable, Equatable {
     public private(set) var value: UInt32 = 0
 
@@ -26,8 +27,7 @@ public struct CRC32: Sendable, Equatable {
     public var hex: String { Self.hex(value) }
 
     public static func hex(_ value: UInt32) -> String {
-        let digits = String(value, radix: 16)
-        return String(repeating: "0", count: 8 - digits.count) + digits
+        Hex.fixedWidth(UInt64(value), digits: 8)
     }
 
     /// Parses eight (or fewer) hex digits, with an optional `0x`.
