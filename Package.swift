@@ -110,7 +110,7 @@ let package = Package(
         .executableTarget(
             name: "slotctl",
             dependencies: [
-                "SlotCore", "SlotCodec", "SlotCrypto", "SlotUpdate",
+                "SlotCore", "SlotCodec", "SlotCrypto", "SlotUpdate", "SlotWire",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings),

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// The JSON body of every 4xx/5xx answer from the update server:
 /// `{"error":{"code":"bad-request","message":"..."}}`.

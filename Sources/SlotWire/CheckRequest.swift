@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// `POST /v1/check`: who the device is and what it runs. The answer is
 /// `200` with a ``Release`` or `204` when there is nothing for it.

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// One thing that happened on a device, reported in a batch to `POST /v1/events`.
 public struct DeviceEvent: Codable, Sendable, Equatable {

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// The server's answer to "is there an update for me?": the signed manifest
 /// plus where to fetch the payload and the detached signature.

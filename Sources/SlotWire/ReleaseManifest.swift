@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// What a release is, as signed by the operator's Ed25519 key at `deploy`.
 ///
@@ -51,20 +51,10 @@ public struct ReleaseManifest: Codable, Sendable, Equatable {
     /// signing or verifying: no control characters (they would forge extra
     /// lines in `signingBytes`), hex digests of the right length, sane sizes.
     public func validate() throws(WireError) {
-        for (name, value) in [("compatible", compatible), ("version", version)] {
-            if value.isEmpty || value.utf8.count > 128 {
-                throw WireError("\(name) must be 1 to 128 bytes long")
-            }
-            if value.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7f }) {
-                throw WireError("\(name) must not contain control characters")
-            }
-        }
-        guard crc32.count == 8, crc32.allSatisfy(\.isHexDigit) else {
-            throw WireError("crc32 must be 8 hex digits, got '\(crc32)'")
-        }
-        guard sha256.count == 64, sha256.allSatisfy(\.isHexDigit) else {
-            throw WireError("sha256 must be 64 hex digits")
-        }
+        try ManifestRules.text("compatible", compatible)
+        try ManifestRules.text("version", version)
+        try ManifestRules.crc32(crc32)
+        try ManifestRules.sha256(sha256)
         if compression == .none && payloadSize != size {
             throw WireError("an uncompressed payload must be as large as the image (\(payloadSize) != \(size))")
         }

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// The one JSON configuration both sides use, so field names and key order agree.
 public enum WireJSON {

@@ -66,7 +66,7 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.dataDirectory = data
         if let database { configuration.database = .postgres(try PostgresURL(database)) }
         if let publicURL {
-            guard let url = URL(string: publicURL), let scheme = url.scheme, scheme == "http" || scheme == "https", url.host != nil else {
+            guard HTTPURL.parse(publicURL) != nil else {
                 throw ServerError(.configuration, "--public-url must be an http(s) URL")
             }
             configuration.publicURL = publicURL.hasSuffix("/") ? String(publicURL.dropLast()) : publicURL

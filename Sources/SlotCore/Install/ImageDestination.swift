@@ -33,7 +33,7 @@ public final class ImageDestination: @unchecked Sendable {
             do {
                 info = try FileSystem.stat(path)
             } catch {
-                throw SlotError(.deviceNotFound, "slot \(slot.name): device '\(path)' does not exist", cause: error.cause)
+                throw SlotError(.notFound, "slot \(slot.name): device '\(path)' does not exist", cause: error.cause)
             }
             if info.isBlockDevice {
                 // O_EXCL on a block device: exclusive open, EBUSY when mounted.
@@ -61,7 +61,7 @@ public final class ImageDestination: @unchecked Sendable {
 
         case .directory(let directory, let filename):
             guard let info = try FileSystem.statIfPresent(directory), info.isDirectory else {
-                throw SlotError(.deviceNotFound, "slot \(slot.name): directory '\(directory)' does not exist")
+                throw SlotError(.notFound, "slot \(slot.name): directory '\(directory)' does not exist")
             }
             let final = directory + "/" + filename
             let temp = directory + "/." + filename + ".installing"

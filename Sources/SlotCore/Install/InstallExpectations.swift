@@ -21,8 +21,8 @@ public struct InstallExpectations: Sendable, Equatable {
         self.sha256 = sha256?.lowercased()
     }
 
-    /// Merges a manifest in; a value given on both sides must agree.
-    public mutating func merge(_ manifest: ImageManifest) throws(SlotError) {
+    /// Merges another set in (a manifest's); a value given on both sides must agree.
+    public mutating func merge(_ manifest: InstallExpectations) throws(SlotError) {
         func agree<T: Equatable>(_ mine: inout T?, _ theirs: T?, _ name: String) throws(SlotError) {
             guard let theirs else { return }
             if let current = mine, current != theirs {
@@ -34,8 +34,9 @@ public struct InstallExpectations: Sendable, Equatable {
         try agree(&compatible, manifest.compatible, "compatible")
         try agree(&securityVersion, manifest.securityVersion, "security-version")
         try agree(&size, manifest.size, "size")
-        try agree(&crc32, manifest.crc32.flatMap(CRC32.parse), "crc32")
-        try agree(&sha256, manifest.sha256?.lowercased(), "sha256")
+        try agree(&release, manifest.release, "release")
+        try agree(&crc32, manifest.crc32, "crc32")
+        try agree(&sha256, manifest.sha256, "sha256")
     }
 
     /// Checks that need no image bytes: run before anything is touched.

@@ -71,7 +71,7 @@ public final class StateStore: Sendable {
         do {
             bytes = try FileSystem.readFile(path, limit: StateCodec.maxPayload + StateCodec.headerSize + 4)
         } catch {
-            if error.code == .deviceNotFound { return .missing }
+            if error.code == .notFound { return .missing }
             return .corrupt("unreadable: \(error)")
         }
         do {

@@ -48,7 +48,8 @@ public struct SlotError: Error, Sendable, CustomStringConvertible {
         public static let downgrade = Code("downgrade", .verification)
         // I/O (exit 4)
         public static let io = Code("io", .io)
-        public static let deviceNotFound = Code("device-not-found", .io)
+        /// A path, device or LABEL=/UUID= that names nothing (ENOENT and kin).
+        public static let notFound = Code("not-found", .io)
         public static let stateCorrupt = Code("state-corrupt", .io)
         public static let network = Code("network", .io)
         // Refused by the current state (exit 5)

@@ -27,10 +27,10 @@ public enum DeviceResolver {
                 if equal { matches.append(device) }
             }
             if matches.count > 1 {
-                throw SlotError(.deviceNotFound, "\(spec) is ambiguous: it matches \(matches.joined(separator: ", "))")
+                throw SlotError(.invalidConfig, "\(spec) is ambiguous: it matches \(matches.joined(separator: ", "))")
             }
             guard let device = matches.first else {
-                throw SlotError(.deviceNotFound, "no block device has \(spec)")
+                throw SlotError(.notFound, "no block device has \(spec)")
             }
             return device
         }

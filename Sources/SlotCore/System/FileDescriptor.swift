@@ -33,7 +33,7 @@ public struct FileDescriptor: Sendable {
             if fd >= 0 { return FileDescriptor(rawValue: fd, path: path) }
             let error = Errno.current
             if error == .interrupted { continue }
-            let code: SlotError.Code = error == .noSuchFile ? .deviceNotFound : .io
+            let code: SlotError.Code = error == .noSuchFile ? .notFound : .io
             throw SlotError(code, "cannot open '\(path)'", cause: error)
         }
     }

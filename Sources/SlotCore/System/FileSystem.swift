@@ -10,7 +10,7 @@ public enum FileSystem {
         var st = Glibc.stat()
         if fstatat(AT_FDCWD, path, &st, 0) != 0 {
             let error = Errno.current
-            throw SlotError(error == .noSuchFile ? .deviceNotFound : .io, "cannot stat '\(path)'", cause: error)
+            throw SlotError(error == .noSuchFile ? .notFound : .io, "cannot stat '\(path)'", cause: error)
         }
         return FileInfo(st)
     }
@@ -19,7 +19,7 @@ public enum FileSystem {
     public static func statIfPresent(_ path: String) throws(SlotError) -> FileInfo? {
         do {
             return try stat(path)
-        } catch where error.code == .deviceNotFound {
+        } catch where error.code == .notFound {
             return nil
         }
     }

@@ -11,9 +11,7 @@ public struct AdminClient: Sendable {
     public let token: String
 
     public init(server: String, token: String) throws(ServerError) {
-        guard let url = URL(string: server.hasSuffix("/") ? String(server.dropLast()) : server),
-            let scheme = url.scheme, scheme == "http" || scheme == "https", url.host != nil
-        else { throw ServerError(.configuration, "--server must be an http(s) URL, got '\(server)'") }
+        guard let url = HTTPURL.parse(server.hasSuffix("/") ? String(server.dropLast()) : server) else { throw ServerError(.configuration, "--server must be an http(s) URL, got '\(server)'") }
         guard !token.isEmpty else {
             throw ServerError(.configuration, "no admin token: pass --token, --token-file or set SLOT_SERVER_ADMIN_TOKEN")
         }

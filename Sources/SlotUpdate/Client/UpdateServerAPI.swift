@@ -10,7 +10,7 @@ public struct UpdateServerAPI: Sendable {
     public let timeout: TimeInterval
 
     public init(server: String, timeout: TimeInterval = 30) throws(SlotError) {
-        guard let url = URL(string: server), url.scheme == "http" || url.scheme == "https", url.host != nil else {
+        guard let url = HTTPURL.parse(server) else {
             throw SlotError(.invalidConfig, "[update] server is not an http(s) URL: '\(server)'")
         }
         baseURL = url

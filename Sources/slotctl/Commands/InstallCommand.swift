@@ -1,6 +1,7 @@
 import SlotCodec
 import ArgumentParser
 import SlotCore
+import SlotWire
 
 struct InstallCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -37,7 +38,7 @@ struct InstallCommand: ParsableCommand {
             }
             expectations.crc32 = value
         }
-        if let manifest { try expectations.merge(ImageManifest.load(path: manifest)) }
+        if let manifest { try expectations.merge(InstallExpectations(try Self.loadManifest(manifest))) }
         let input: ImageInput = image == "-" ? .standardInput : .file(image)
         let bar = ProgressBar(label: "installing")
         let result = try manager.install(input, slot: slot, provision: provision, expectations: expectations) { done, total in
@@ -49,5 +50,29 @@ struct InstallCommand: ParsableCommand {
         if result.slot != .R {
             print("slot \(result.slot) boots next (\(record.tries) tries until it is confirmed with 'slotctl mark-good')")
         }
+    }
+
+    /// `--manifest FILE`: decoded and checked by the wire types' own rules.
+    static func loadManifest(_ path: String) throws(SlotError) -> ImageManifest {
+        let bytes: [UInt8]
+        do {
+            bytes = try FileSystem.readFile(path, limit: 64 * 1024)
+        } catch {
+            throw SlotError(.badManifest, "cannot read manifest '\(path)'", cause: error.cause)
+        }
+        do throws(WireError) {
+            return try ImageManifest.decode(bytes)
+        } catch {
+            throw SlotError(.badManifest, "manifest '\(path)': \(error.message)")
+        }
+    }
+}
+
+extension InstallExpectations {
+    /// What a manifest asks of the image (its crc32 already validated).
+    init(_ manifest: ImageManifest) {
+        self.init(
+            version: manifest.version, compatible: manifest.compatible, securityVersion: manifest.securityVersion,
+            size: manifest.size, crc32: manifest.crc32.flatMap(CRC32.parse), sha256: manifest.sha256)
     }
 }

@@ -35,6 +35,10 @@ struct CLIBadInputTests {
         let oversized = box.image("big.img", size: (2 << 20) + 1, seed: 23)
         let small = box.image("small.img", size: 1000, seed: 24)
         box.dir.write("notjson.json", "{\"crc32\": 12}")
+        box.dir.write("control.json", "{\"version\": \"1\\n2\", \"unknown\": true}")
+        box.dir.write("negative.json", "{\"securityVersion\": -1}")
+        box.dir.write("garbage.json", "not json")
+        box.dir.write("shortsha.json", "{\"sha256\": \"abc\"}")
         let cases: [(args: [String], code: Int32, message: String)] = [
             (["install", oversized.path], 3, "larger than the slot"),
             (["install", box.dir.file("nope.img")], 4, "cannot open image"),
@@ -43,6 +47,11 @@ struct CLIBadInputTests {
             (["install", small.path, "--slot", "C"], 2, "--slot"),
             (["install", small.path, "--crc32", "xyz"], 2, "--crc32 expects 8 hex digits"),
             (["install", small.path, "--manifest", box.dir.file("notjson.json")], 3, "'crc32' must be a string"),
+            // The release manifest's own rules (SlotWire's ManifestRules) judge it.
+            (["install", small.path, "--manifest", box.dir.file("control.json")], 3, "version must not contain control characters"),
+            (["install", small.path, "--manifest", box.dir.file("negative.json")], 3, "'securityVersion' must be a non-negative integer"),
+            (["install", small.path, "--manifest", box.dir.file("garbage.json")], 3, "not a JSON object"),
+            (["install", small.path, "--manifest", box.dir.file("shortsha.json")], 3, "sha256 must be 64 hex digits"),
             (["install", box.dir.path], 2, "is a directory"),
             (["mark-bad", "R"], 2, "R has no boot counter"),
             (["set-active", "B"], 5, "slot B is empty"),

@@ -149,7 +149,7 @@ import Testing
         try box.manager.initialize(force: false)
         let image = box.image("m.img", size: 100_000, seed: 8)
         var expectations = InstallExpectations()
-        try expectations.merge(ImageManifest(compatible: "test-board", version: "3.1", securityVersion: 4, size: 100_000, crc32: CRC32.hex(CRC32.checksum(image.bytes)), sha256: String(repeating: "0", count: 64)))
+        try expectations.merge(InstallExpectations(version: "3.1", compatible: "test-board", securityVersion: 4, size: 100_000, crc32: CRC32.checksum(image.bytes), sha256: String(repeating: "0", count: 64)))
         #expect(throws: SlotError.self) { try box.manager.install(.file(image.path), slot: .B, expectations: expectations) }
         expectations.sha256 = nil
         let result = try box.manager.install(.file(image.path), slot: .B, expectations: expectations)
