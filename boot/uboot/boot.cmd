@@ -1,8 +1,8 @@
 # slotctl A/B/R boot script for U-Boot (boot.cmd; the board runs boot.scr:
 #   mkimage -A arm64 -T script -C none -d boot.cmd boot.scr
 # and puts it where its bootcmd finds it, e.g. /boot.scr on the first
-# partition for distro boot). The contract: /work/notes/bootloader-contract.md,
-# boot/README.md "U-Boot".
+# partition for distro boot). What it does and why: boot/README.md,
+# "U-Boot mode".
 #
 # Environment (RAUC's names, so RAUC-made environments keep working):
 #   BOOT_ORDER     "B A": A and B, first preferred. Unset: unprovisioned.
