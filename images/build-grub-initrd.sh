@@ -15,7 +15,7 @@
 # (images/build-initrd.sh) can take this one's place in a slot's /boot.
 set -eu
 . "$(dirname "$0")/grub-common.sh"
-need busybox gzip mknod
+need busybox gzip mknod file
 
 [ $# = 2 ] || die "usage: ${0##*/} TAG|--junk OUT"
 tag=$1 out=$2
