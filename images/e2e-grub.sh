@@ -1,0 +1,343 @@
+#!/bin/sh
+# End-to-end test of boot/grub/grub.cfg with real GRUB: Debian's GRUB 2.06
+# (grub-efi-amd64-bin, made into BOOTX64.EFI by grub-mkimage) under OVMF in
+# qemu-system-x86_64 -accel tcg, on a GPT disk with an ESP and slots A, B
+# and R, each an ext4 file system with its own /boot/vmlinuz and
+# /boot/initrd.img (images/build-grub-disk.sh):
+#     A, R   Debian's cloud kernel (linux-image-cloud-amd64)
+#     B      Debian's standard kernel (linux-image-amd64): another
+#            `uname -r`, so the console proves whose kernel ran
+# (That way round because the cloud kernel is LZ4-compressed and unpacks in
+# a fraction of a second under TCG, the standard one is xz: ~13 s.)
+# Each slot's initramfs is a busybox one (images/build-grub-initrd.sh) that
+# prints "SLOTTEST slot=<slotctl.slot=> initrd=<whose> kernel=<uname -r>"
+# and powers off.
+#
+# For each case the host writes grubenv (grub-editenv, then mcopy into the
+# ESP), boots once (QEMU ends at power-off, panic or GRUB's reboot: panic=-1
+# and -no-reboot), and checks, failing loudly on any deviation:
+#   - the slot GRUB announced, and the slot, initramfs and kernel that ran
+#     (serial console, ANSI codes stripped);
+#   - how the boot ended (power-off by the slot's init, kernel panic, GRUB's
+#     reboot after a kernel that did not load);
+#   - the environment GRUB saved (mcopy out, grub-editenv list): exactly the
+#     one written plus the expected changes, still 1024 bytes;
+#   - no GRUB error but the expected ones.
+# Then the counter story: B holds a broken update (the kernel panics before
+# any initramfs runs) and is booted until GRUB moves on to A; B without a
+# kernel (GRUB cannot load it: reboot, try spent); B fixed.
+#
+# It installs the Debian packages it needs when missing and fetches the two
+# kernels (apt-get download, nothing installed on the host).
+#
+# Environment:
+#   SLOTCTL_GRUB_DIR   work dir (/var/tmp/slotctl-grub): kernels, images, logs
+#   E2E_BOOT_TIMEOUT   upper bound of one boot in seconds (default 120)
+#   E2E_KEEP=1         keep the disk image of the last run
+set -eu
+. "$(dirname "$0")/grub-common.sh"
+
+BOOT_TIMEOUT=${E2E_BOOT_TIMEOUT:-120}
+T_START=$(now_s)
+
+# ---------------------------------------------------------------- packages
+# grub-efi-amd64-bin (the x86_64-efi modules), grub-common (grub-mkimage,
+# grub-editenv, grub-fstest, grub-script-check), ovmf, mtools and dosfstools
+# (the ESP without mounting it), busybox-static (the test initramfs), fdisk
+# (sfdisk), and what fetch-kernel.sh uses.
+PKGS="grub-efi-amd64-bin grub-common ovmf mtools dosfstools qemu-system-x86 busybox-static e2fsprogs fdisk file kmod binutils xz-utils"
+missing=
+for p in $PKGS; do
+	dpkg-query -W -f '${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+	say "installing Debian packages:$missing"
+	t=$(now_s)
+	apt-get update -q > /dev/null || die "apt-get update failed"
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $missing > "${TMPDIR:-/tmp}/slotctl-grub-apt.log" 2>&1 ||
+		die "apt-get install$missing failed (log: ${TMPDIR:-/tmp}/slotctl-grub-apt.log)"
+	say "packages installed ($(elapsed "$t") s)"
+fi
+need qemu-system-x86_64 timeout flock grub-editenv mcopy perl
+OVMF_CODE=/usr/share/OVMF/OVMF_CODE_4M.fd
+OVMF_VARS=/usr/share/OVMF/OVMF_VARS_4M.fd
+[ -f "$OVMF_CODE" ] && [ -f "$OVMF_VARS" ] || die "no $OVMF_CODE / $OVMF_VARS (package ovmf)"
+
+mkdir -p "$WORK" "$GDIR" "$LOGDIR"
+exec 9> "$WORK/.lock"
+flock -n 9 || die "another run holds $WORK/.lock (QEMU locks the disk image: one run at a time)"
+
+# ---------------------------------------------------------------- kernels
+t=$(now_s)
+KERNEL_VMLINUX=0 "$IMAGES_DIR/fetch-kernel.sh"
+KV=$(cat "$KDIR/kernel-version")
+# The cloud flavour of the same release: what linux-image-cloud-amd64 points
+# at (or CLOUD_KVERSION); without apt lists, the one fetched last time.
+CKV=${CLOUD_KVERSION:-$(apt-cache depends linux-image-cloud-amd64 2>/dev/null | awk '/Depends: linux-image-[0-9]/ { sub("linux-image-", "", $2); print $2; exit }')}
+[ -n "$CKV" ] || CKV=$(cat "$CLOUD_WORK/kernel/kernel-version" 2>/dev/null) || die "cannot resolve linux-image-cloud-amd64 (apt-get update?)"
+SLOTCTL_E2E_DIR=$CLOUD_WORK KVERSION=$CKV KERNEL_VMLINUX=0 "$IMAGES_DIR/fetch-kernel.sh"
+[ "$KV" != "$CKV" ] || die "the two kernels have the same release $KV"
+kernel_file() { # generic|cloud
+	case "$1" in
+	generic) echo "$KDIR/kroot/boot/vmlinuz-$KV" ;;
+	cloud) echo "$CLOUD_WORK/kernel/kroot/boot/vmlinuz-$CKV" ;;
+	esac
+}
+kernel_release() { case "$1" in generic) echo "$KV" ;; cloud) echo "$CKV" ;; *) echo - ;; esac; }
+
+# ---------------------------------------------------------------- slots, disk
+for s in A B R; do
+	"$IMAGES_DIR/build-grub-initrd.sh" "$s" "$GDIR/initrd-$s.img"
+done
+"$IMAGES_DIR/build-grub-initrd.sh" --junk "$GDIR/initrd-junk.img"
+
+# slot_tree NAME KERNEL INITRD: $GDIR/slots/NAME/boot with those two files
+# ("-": leave it out).
+slot_tree() {
+	d=$GDIR/slots/$1
+	rm -rf "$d"
+	mkdir -p "$d/boot"
+	[ "$2" = - ] || cp "$(kernel_file "$2")" "$d/boot/vmlinuz"
+	[ "$3" = - ] || cp "$3" "$d/boot/initrd.img"
+}
+slot_tree A cloud "$GDIR/initrd-A.img"
+slot_tree B generic "$GDIR/initrd-B.img"
+slot_tree R cloud "$GDIR/initrd-R.img"
+# B's broken update: its kernel is fine (the fast one), its initramfs is
+# junk, so the kernel finds no /init, cannot mount root= either (no disk
+# driver built in) and panics, before anything of the slot ran: only the
+# bootloader can count that.
+slot_tree B-broken cloud "$GDIR/initrd-junk.img"
+# B without a kernel: GRUB's `linux` fails.
+slot_tree B-nokernel - "$GDIR/initrd-B.img"
+"$IMAGES_DIR/build-grub-disk.sh"
+T_BUILT=$(now_s)
+say "test system ready ($(elapsed "$t") s): kernels $CKV (A, R) and $KV (B)"
+
+# ---------------------------------------------------------------- helpers
+RUN=$LOGDIR/grub-$(date +%Y%m%d-%H%M%S)
+mkdir -p "$RUN"
+ln -sfn "$RUN" "$LOGDIR/grub-last"
+ESP=$(esp_img)
+ENV_ON_ESP=::$ESP_GRUB_DIR/grubenv
+nboot=0
+name=setup
+LOG=
+
+fail() {
+	echo "" >&2
+	echo "E2E GRUB FAILED at boot $nboot ($name): $*" >&2
+	if [ -n "$LOG" ] && [ -f "$LOG" ]; then
+		echo "---- console, without the kernel's log ($LOG) ----" >&2
+		grep -av '^ *[0-9.]* \[ *[0-9]*\.[0-9]*\] ' "$LOG" | tail -30 >&2
+		echo "----" >&2
+	fi
+	echo "logs: $RUN" >&2
+	exit 1
+}
+
+# env_list FILE: its variables, one K=V a line, sorted.
+env_list() { grub-editenv "$1" list | LC_ALL=C sort; }
+
+# env_write SPEC FILE: a fresh environment block with SPEC's variables
+# ("K=V;K=V", values may hold spaces). The word FULL fills the block's
+# padding with one more variable, so that GRUB has no room to add one.
+env_write() {
+	rm -f "$2"
+	grub-editenv "$2" create
+	full=0
+	_ifs=$IFS
+	IFS=';'
+	for kv in $1; do
+		if [ "$kv" = FULL ]; then full=1; else grub-editenv "$2" set "$kv"; fi
+	done
+	IFS=$_ifs
+	if [ $full = 1 ]; then
+		# Padding is '#' after the header line (which has one '#' of its own).
+		pad=$(($(tr -cd '#' < "$2" | wc -c) - 1))
+		grub-editenv "$2" set "FILL=$(head -c $((pad - 7)) /dev/zero | tr '\0' x)"
+		[ "$(tr -cd '#' < "$2" | wc -c)" -le 2 ] || fail "could not fill the environment block"
+	fi
+	[ "$(stat -c %s "$2")" = 1024 ] || fail "grub-editenv made a block of $(stat -c %s "$2") bytes"
+}
+
+# env_apply FILE CHANGES: FILE's sorted list with CHANGES ("K=V;K=V", "-"
+# for none) replacing or adding variables.
+env_apply() {
+	{
+		env_list "$1" | sed 's/^/old /'
+		[ "$2" = - ] || printf '%s\n' "$2" | tr ';' '\n' | sed 's/^/new /'
+	} | awk '{ line = substr($0, 5); k = line; sub(/=.*/, "", k)
+		   if (!(k in v)) order[++n] = k; v[k] = line }
+		 END { for (i = 1; i <= n; i++) print v[order[i]] }' | LC_ALL=C sort
+}
+
+# gboot NAME ENV SLOT KERNEL END SAVED
+#   ENV     the environment written before the boot ("K=V;K=V"), or "keep"
+#           (as GRUB left it)
+#   SLOT    the slot GRUB must choose: A, B or R
+#   KERNEL  the kernel that must run: generic, cloud, or - (none loads)
+#   END     poweroff (the slot's initramfs ran and powered off), panic (the
+#           kernel panicked, no initramfs ran), grub-reboot (GRUB could not
+#           load the kernel and rebooted)
+#   SAVED   what GRUB must have changed in the environment ("K=V;K=V"), or -
+#   ERROR   (optional) the one GRUB error this boot must show, e.g. the file
+#           GRUB could not load; any other GRUB error fails the test
+gboot() {
+	name=$1 env=$2 want_slot=$3 want_kernel=$4 want_end=$5 want_saved=$6 want_error=${7:-}
+	nboot=$((nboot + 1))
+	LOG=$RUN/boot-$nboot-$name.log
+	before=$RUN/boot-$nboot-$name.env-before
+	after=$RUN/boot-$nboot-$name.env-after
+	if [ "$env" = keep ]; then
+		mcopy -n -i "$ESP" "$ENV_ON_ESP" "$before" || fail "mcopy could not read grubenv from the ESP"
+	else
+		env_write "$env" "$before"
+		mcopy -o -i "$ESP" "$before" "$ENV_ON_ESP" || fail "mcopy could not write grubenv to the ESP"
+	fi
+	env_apply "$before" "$want_saved" > "$RUN/expected.env"
+	cp "$OVMF_VARS" "$RUN/ovmf-vars.fd"
+
+	t=$(now_s)
+	# Each console line gets the seconds since QEMU started, for the timings.
+	{
+		rc=0
+		timeout "$BOOT_TIMEOUT" qemu-system-x86_64 -accel tcg -m 512 -smp 1 \
+			-nodefaults -display none -serial stdio \
+			-drive "if=pflash,format=raw,readonly=on,file=$OVMF_CODE" \
+			-drive "if=pflash,format=raw,file=$RUN/ovmf-vars.fd" \
+			-drive "file=$GDISK,format=raw,if=virtio" \
+			-no-reboot < /dev/null 2>&1 || rc=$?
+		echo "$rc" > "$RUN/rc"
+	} | perl -MTime::HiRes=time -ne 'BEGIN { $| = 1; $t0 = time }
+		s/\e\[[0-9;?=]*[A-Za-z]//g; s/\r//g; printf "%7.2f %s", time - $t0, $_' > "$LOG"
+	wall=$(elapsed "$t")
+	rc=$(cat "$RUN/rc")
+	mcopy -n -i "$ESP" "$ENV_ON_ESP" "$after" || fail "mcopy could not read grubenv from the ESP after the boot"
+
+	# What the console says. Lines are "SECONDS TEXT".
+	text() { sed 's/^ *[0-9.]* //' "$LOG"; }
+	at() { grep -a "$1" "$LOG" | head -1 | awk '{ print $1 }'; }
+	grub_slot=$(text | sed -n 's/^slotctl: slot \([ABR]\) (.*/\1/p' | head -1)
+	grub_why=$(text | sed -n 's/^slotctl: slot [ABR] (\(.*\))$/\1/p' | head -1)
+	line=$(text | grep -a '^SLOTTEST slot=' | head -1)
+	slot=$(echo "$line" | sed -n 's/.* slot=\([^ ]*\).*/\1/p')
+	initrd=$(echo "$line" | sed -n 's/.* initrd=\([^ ]*\).*/\1/p')
+	kernel=$(echo "$line" | sed -n 's/.* kernel=\([^ ]*\).*/\1/p')
+	linux=$(text | sed -n 's/.*Linux version \([^ ]*\) .*/\1/p' | head -1)
+	if [ "$rc" = 124 ]; then end=timeout
+	elif [ -n "$line" ] && text | grep -aq 'reboot: Power down'; then end=poweroff
+	elif text | grep -aq 'Kernel panic - not syncing'; then end=panic
+	elif text | grep -aq "^slotctl: slot $grub_slot did not boot: rebooting"; then end=grub-reboot
+	else end=unknown
+	fi
+	t_grub=$(at 'Welcome to GRUB') t_linux=$(at 'Linux version ') t_init=$(at 'SLOTTEST slot=')
+	env_list "$before" > "$RUN/before.env"
+	changes=$(env_list "$after" | LC_ALL=C comm -13 "$RUN/before.env" - | tr '\n' ' ')
+	printf '== boot %2d %-16s grub=%s slot=%-4s initrd=%-4s kernel=%-22s end=%-11s %5ss | saved: %s\n' \
+		"$nboot" "$name" "${grub_slot:-?}" "${slot:--}" "${initrd:--}" "${kernel:-${linux:--}}" "$end" "$wall" "${changes:-nothing}"
+	echo "$nboot $name $end $wall ${t_grub:--} ${t_linux:--} ${t_init:--}" >> "$RUN/boots.txt"
+
+	[ "$rc" != 124 ] || fail "no end within $BOOT_TIMEOUT s"
+	[ "$rc" = 0 ] || fail "QEMU exit status $rc"
+	[ -n "$grub_slot" ] || fail "GRUB did not announce a slot (no 'slotctl: slot X (...)' line): did grub.cfg run?"
+	[ "$grub_slot" = "$want_slot" ] || fail "GRUB chose slot $grub_slot ($grub_why), expected $want_slot"
+	! text | grep -aq 'Command line:.*injected' || fail "grub.cfg took kernel_args from grubenv"
+	[ "$end" = "$want_end" ] || fail "the boot ended by '$end', expected $want_end"
+	case "$end" in
+	poweroff)
+		[ "$slot" = "$want_slot" ] || fail "the initramfs saw slotctl.slot=$slot, expected $want_slot"
+		[ "$initrd" = "$want_slot" ] || fail "slot $want_slot booted the initramfs of '$initrd'"
+		[ "$kernel" = "$(kernel_release "$want_kernel")" ] || fail "kernel $kernel ran, expected $(kernel_release "$want_kernel") ($want_kernel)"
+		;;
+	panic)
+		[ -z "$line" ] || fail "an initramfs ran before the panic: $line"
+		[ "$linux" = "$(kernel_release "$want_kernel")" ] || fail "kernel '$linux' panicked, expected $(kernel_release "$want_kernel")"
+		;;
+	grub-reboot)
+		[ -z "$linux" ] || fail "a kernel ran ($linux), expected none"
+		;;
+	esac
+	# GRUB's errors. Without a display GRUB's linux loader always says "no
+	# suitable video mode found" (harmless: the kernel uses the serial
+	# console).
+	errors=$(text | grep -a '^error: ' | grep -v '^error: no suitable video mode found\.$' || true)
+	if [ -n "$want_error" ]; then
+		echo "$errors" | grep -q "^error: $want_error" || fail "GRUB did not say 'error: $want_error' (errors: ${errors:-none})"
+		errors=$(echo "$errors" | grep -v "^error: $want_error" || true)
+		echo "   GRUB said, as expected: error: $want_error"
+	fi
+	[ -z "$errors" ] || fail "GRUB printed errors: $errors"
+
+	[ "$(stat -c %s "$after")" = 1024 ] || fail "grubenv is $(stat -c %s "$after") bytes after the boot, not 1024"
+	env_list "$after" > "$RUN/actual.env"
+	diff -u "$RUN/expected.env" "$RUN/actual.env" > "$RUN/env.diff" ||
+		fail "the environment GRUB left differs from the expected one:
+$(tail -n +3 "$RUN/env.diff")"
+}
+
+# ---------------------------------------------------------------- the cases
+echo "GRUB $(dpkg-query -W -f '${Version}' grub-efi-amd64-bin), OVMF $(dpkg-query -W -f '${Version}' ovmf), kernels $CKV (A, R) / $KV (B); logs $RUN"
+# A confirmed slot and a freshly installed one, as slotctl writes them
+# (max-tries 3).
+A_GOOD="A_OK=1;A_TRY=0;A_LEFT=3"
+B_NEW="B_OK=1;B_TRY=0;B_LEFT=3"
+
+gboot unprovisioned "" A cloud poweroff -
+# Variables that are not the contract's are neither loaded (kernel_args
+# would reach the command line) nor lost.
+gboot B-first "ORDER=B A;$A_GOOD;$B_NEW;kernel_args=injected;OTHER=kept" B generic poweroff "B_LEFT=2;B_TRY=1"
+gboot B-used-up "ORDER=B A;$A_GOOD;B_OK=1;B_TRY=1;B_LEFT=0" A cloud poweroff "A_LEFT=2;A_TRY=1"
+gboot all-used-up "ORDER=B A;A_OK=1;A_TRY=1;A_LEFT=0;B_OK=1;B_TRY=1;B_LEFT=0" R cloud poweroff -
+gboot R-once "ORDER=B A;$A_GOOD;$B_NEW;R_ONCE=1" R cloud poweroff "R_ONCE=0"
+gboot nine-left "ORDER=A B;A_OK=1;A_TRY=0;A_LEFT=9;$B_NEW" A cloud poweroff "A_LEFT=8;A_TRY=1"
+gboot not-in-ORDER "ORDER=B;$A_GOOD;B_OK=1;B_TRY=1;B_LEFT=0" R cloud poweroff -
+# An environment written by RAUC (no LEFT): RAUC's rule.
+gboot rauc-B "ORDER=B A;A_OK=1;A_TRY=0;B_OK=1;B_TRY=0" B generic poweroff "B_TRY=1"
+gboot rauc-B-bad "ORDER=B A;A_OK=1;A_TRY=0;B_OK=0;B_TRY=0" A cloud poweroff "A_TRY=1"
+gboot rauc-B-tried "ORDER=B A;A_OK=1;A_TRY=0;B_OK=1;B_TRY=1" A cloud poweroff "A_TRY=1"
+# No room in the block for B_TRY: save_env fails, so the try cannot be
+# counted; GRUB boots R rather than an uncounted trial.
+gboot env-full "ORDER=B A;$A_GOOD;B_OK=1;B_LEFT=3;FULL" R cloud poweroff - "environment block too small"
+
+# ---------------------------------------------------------------- the story
+# B receives a broken update and slotctl arms it (B first, 3 tries). Boot
+# until GRUB moves to A, without touching the environment in between.
+"$IMAGES_DIR/build-grub-disk.sh" slot B "$GDIR/slots/B-broken"
+env="ORDER=B A;$A_GOOD;$B_NEW"
+left=3 tries=0
+while [ $left -gt 0 ]; do
+	left=$((left - 1)) tries=$((tries + 1))
+	if [ $tries = 1 ]; then saved="B_LEFT=$left;B_TRY=1"; else saved="B_LEFT=$left"; fi
+	gboot "B-broken-$tries" "$env" B cloud panic "$saved"
+	env=keep
+done
+gboot B-broken-gone keep A cloud poweroff "A_LEFT=2;A_TRY=1"
+echo "   broken B: $tries boots on B (each a kernel panic, B_LEFT 3 -> 0), boot $((tries + 1)) went to A"
+
+# An update without a kernel: GRUB's linux fails, GRUB reboots (the try is
+# spent) instead of waiting at a prompt.
+"$IMAGES_DIR/build-grub-disk.sh" slot B "$GDIR/slots/B-nokernel"
+gboot B-no-kernel "ORDER=B A;$A_GOOD;B_OK=1;B_TRY=0;B_LEFT=1" B - grub-reboot "B_LEFT=0;B_TRY=1" "file \`/boot/vmlinuz' not found"
+
+# The fixed update: B with its own (cloud) kernel again.
+"$IMAGES_DIR/build-grub-disk.sh" slot B "$GDIR/slots/B"
+gboot B-fixed "ORDER=B A;$A_GOOD;$B_NEW" B generic poweroff "B_LEFT=2;B_TRY=1"
+
+# ---------------------------------------------------------------- timings
+median() { sort -n | awk '{ a[NR] = $1 } END { if (NR == 0) print "-"; else if (NR % 2) print a[(NR + 1) / 2]; else printf "%.2f\n", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
+echo ""
+echo "boot times (median seconds; $nboot boots, one QEMU at a time, TCG, 1 vCPU):"
+printf '   whole boot, QEMU start to exit:        %s (all)  %s (to power-off)  %s (panics)\n' \
+	"$(awk '{ print $4 }' "$RUN/boots.txt" | median)" \
+	"$(awk '$3 == "poweroff" { print $4 }' "$RUN/boots.txt" | median)" \
+	"$(awk '$3 == "panic" { print $4 }' "$RUN/boots.txt" | median)"
+printf '   firmware (OVMF) until GRUB starts:     %s\n' "$(awk '$5 != "-" { print $5 }' "$RUN/boots.txt" | median)"
+printf '   GRUB until the kernel prints (choose, save_env, load, unpack): %s\n' \
+	"$(awk '$5 != "-" && $6 != "-" { printf "%.2f\n", $6 - $5 }' "$RUN/boots.txt" | median)"
+printf '   kernel until the initramfs reports:    %s\n' "$(awk '$6 != "-" && $7 != "-" { printf "%.2f\n", $7 - $6 }' "$RUN/boots.txt" | median)"
+
+echo ""
+echo "E2E GRUB PASSED: $nboot boots in $(awk -v a="$T_BUILT" -v b="$(now_s)" 'BEGIN { printf "%.1f", b - a }') s, whole run $(elapsed "$T_START") s (logs: $RUN)"
+rm -f "$RUN/ovmf-vars.fd" "$RUN/rc" "$RUN/expected.env" "$RUN/actual.env" "$RUN/before.env" "$RUN/env.diff"
+[ "${E2E_KEEP:-0}" = 1 ] || rm -f "$GDISK"
