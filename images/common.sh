@@ -15,10 +15,6 @@ DDIR=$WORK/disk            # disk.img and the files put on the data partition
 BDIR=$WORK/bin             # slot-boot and slotctl used for the images
 LOGDIR=$WORK/logs
 
-# Swift build of the two binaries, with a scratch path of our own so that
-# concurrent builds in .build or .build-server are not disturbed.
-SCRATCH=${SLOTCTL_E2E_SCRATCH:-$REPO_DIR/.build-images}
-
 # GPT layout (MiB). The first partition starts at 1 MiB. A slot holds
 # slotctl with its shared libraries (the Swift runtime and Foundation with
 # ICU are ~90 MB), so slots are 192 MiB; the data partition also holds the

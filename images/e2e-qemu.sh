@@ -63,25 +63,19 @@ if [ "${E2E_SKIP_BUILD:-0}" = 1 ]; then
 	[ -x "$BDIR/slot-boot" ] && [ -x "$BDIR/slotctl" ] || die "E2E_SKIP_BUILD=1 but $BDIR has no binaries"
 	say "reusing $BDIR/slot-boot and $BDIR/slotctl"
 else
-	need swift strip
+	need swift strip make
 	cd "$REPO_DIR"
-	# Two scratch paths: -static-executable changes how every module is
-	# built, so sharing one would rebuild the lot on each switch.
+	# The release build of `make install` (its scratch paths, its flags:
+	# slotctl with the Swift runtime linked in, slot-boot fully static),
+	# so CI builds release once for this test and the C API's.
 	t=$(now_s)
-	swift build --scratch-path "$SCRATCH-static" -c release --product slot-boot \
-		-Xswiftc -static-executable > "$LOGDIR/build-slot-boot.log" 2>&1 || {
-		tail -30 "$LOGDIR/build-slot-boot.log" >&2
-		die "swift build of slot-boot failed (log: $LOGDIR/build-slot-boot.log)"
+	make --no-print-directory install-build-static install-build > "$LOGDIR/build-release.log" 2>&1 || {
+		tail -30 "$LOGDIR/build-release.log" >&2
+		die "release build failed (log: $LOGDIR/build-release.log)"
 	}
-	say "slot-boot built ($(elapsed "$t") s)"
-	t=$(now_s)
-	swift build --scratch-path "$SCRATCH" -c release --product slotctl > "$LOGDIR/build-slotctl.log" 2>&1 || {
-		tail -30 "$LOGDIR/build-slotctl.log" >&2
-		die "swift build of slotctl failed (log: $LOGDIR/build-slotctl.log)"
-	}
-	say "slotctl built ($(elapsed "$t") s)"
-	strip -o "$BDIR/slot-boot" "$SCRATCH-static/release/slot-boot"
-	strip -o "$BDIR/slotctl" "$SCRATCH/release/slotctl"
+	say "release binaries built ($(elapsed "$t") s)"
+	strip -o "$BDIR/slot-boot" "$REPO_DIR/${INSTALL_SCRATCH_STATIC:-.build-install-static}/release/slot-boot"
+	strip -o "$BDIR/slotctl" "$REPO_DIR/${INSTALL_SCRATCH:-.build-install}/release/slotctl"
 	if ldd "$BDIR/slot-boot" > /dev/null 2>&1; then
 		die "slot-boot is dynamically linked: $(ldd "$BDIR/slot-boot" | tr '\n' ' ')"
 	fi
