@@ -5,6 +5,8 @@ set -euo pipefail
 want=(pkg-config libblkid-dev zlib1g-dev libcurl4-openssl-dev e2fsprogs fdisk util-linux bc)
 if [ "${1:-build}" = test ]; then
     want+=(postgresql nginx-light wrk python3)
+    # judges for the bootloader environment tests: grub-editenv, fw_printenv/fw_setenv, mkenvimage
+    want+=(grub-common libubootenv-tool u-boot-tools)
 fi
 missing=()
 for package in "${want[@]}"; do
