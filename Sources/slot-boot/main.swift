@@ -14,6 +14,8 @@ func fail(_ message: String) -> Never {
 
 var configPath: String?
 var dryRun = false
+var commandLinePath = KernelCommandLine.defaultPath
+let usage = "usage: slot-boot [--config PATH] [--dry-run] [--cmdline FILE]"
 var arguments = CommandLine.arguments.dropFirst()
 while let argument = arguments.popFirst() {
     switch argument {
@@ -22,11 +24,14 @@ while let argument = arguments.popFirst() {
         configPath = value
     case "--dry-run":
         dryRun = true
+    case "--cmdline":
+        guard let value = arguments.popFirst() else { fail("--cmdline needs a file") }
+        commandLinePath = value
     case "-h", "--help":
-        print("usage: slot-boot [--config PATH] [--dry-run]")
+        print(usage)
         exit(0)
     default:
-        fail("unknown argument '\(argument)' (usage: slot-boot [--config PATH] [--dry-run])")
+        fail("unknown argument '\(argument)' (\(usage))")
     }
 }
 
@@ -37,6 +42,9 @@ do {
     fail(error.description)
 }
 
+// With a bootloader backend, the bootloader chose: its slotctl.slot=.
+let commandLine = config.bootloader == .initramfs ? nil : KernelCommandLine.read(path: commandLinePath)
+
 // The state directory is used where it is; only when it is absent and
 // [boot] names a state device is that device mounted for the decision.
 var mount: StateMount?
@@ -46,13 +54,13 @@ if let boot = config.boot, !FileSystem.exists(config.stateDirectory) {
         mount = try StateMount.mount(boot, runDirectory: config.runDirectory)
         stateDirectory = mount!.stateDirectory
     } catch {
-        let result = BootRunner(config: config).fallbackToRecovery(reason: "state unreachable: \(error)")
+        let result = BootRunner(config: config).fallbackToRecovery(reason: "state unreachable: \(error)", commandLine: commandLine)
         print(result.assignments.shellText, terminator: "")
         exit(0)
     }
 }
 
-let result = BootRunner(config: config, stateDirectory: stateDirectory).run(dryRun: dryRun)
+let result = BootRunner(config: config, stateDirectory: stateDirectory).run(dryRun: dryRun, commandLine: commandLine)
 do {
     try mount?.unmount()
 } catch {

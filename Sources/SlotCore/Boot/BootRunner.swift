@@ -17,18 +17,19 @@ public struct BootRunner {
     }
 
     /// Decides, persists the counted state (unless `dryRun`) and, when not a
-    /// dry run, records the decision in `run-dir/booted`.
-    public func run(dryRun: Bool, now: Int64 = Timestamp.nowSeconds()) -> Result {
+    /// dry run, records the decision in `run-dir/booted`. With a bootloader
+    /// backend, `commandLine` (the kernel's) says which slot it booted.
+    public func run(dryRun: Bool, commandLine: String? = nil, now: Int64 = Timestamp.nowSeconds()) -> Result {
         let decision: BootDecision
         if dryRun {
-            decision = decide(now: now, persist: false)
+            decision = decide(now: now, persist: false, commandLine: commandLine)
         } else {
             do {
                 // First boot of a device whose state directory was never made.
                 if !FileSystem.exists(store.directory) { try store.prepareDirectory() }
                 let lock = try FileLock.acquire(path: store.lockPath, timeout: 5, what: "the state")
                 defer { lock.release() }
-                decision = decide(now: now, persist: true)
+                decision = decide(now: now, persist: true, commandLine: commandLine)
             } catch {
                 decision = BootDecision(slot: .R, state: nil, reason: "cannot lock the state: \(error)", notes: [])
             }
@@ -42,15 +43,24 @@ public struct BootRunner {
 
     /// R, without looking at the state: for when the state cannot even be
     /// reached (its device is missing or will not mount).
-    public func fallbackToRecovery(reason: String) -> Result {
-        let decision = BootDecision(slot: .R, state: nil, reason: reason, notes: [])
+    /// With a bootloader backend, the slot it booted (its kernel runs).
+    public func fallbackToRecovery(reason: String, commandLine: String? = nil) -> Result {
+        let decision = BootDecision(slot: bootloaderChoice(commandLine) ?? .R, state: nil, reason: reason, notes: [])
         let assignments = self.assignments(for: decision)
         try? BootedSlot.write(assignments, runDirectory: config.runDirectory)
         return Result(decision: decision, assignments: assignments)
     }
 
-    private func decide(now: Int64, persist: Bool) -> BootDecision {
+    /// The slot the bootloader booted, when a bootloader backend is
+    /// configured and the command line names one.
+    func bootloaderChoice(_ commandLine: String?) -> SlotName? {
+        guard config.bootloader != .initramfs, let commandLine else { return nil }
+        return (try? KernelCommandLine.bootedSlot(commandLine)) ?? nil
+    }
+
+    private func decide(now: Int64, persist: Bool, commandLine: String?) -> BootDecision {
         let snapshot = store.snapshot()
+        let chosen = bootloaderChoice(commandLine)
         let state: SystemState
         if let current = snapshot.current {
             state = current
@@ -58,10 +68,28 @@ public struct BootRunner {
             state = .provisionedWithA(maxTries: config.maxTries)
         } else {
             // Both copies bad: never guess a slot from garbage, and leave the
-            // copies as they are for the post-mortem.
-            return BootDecision(slot: .R, state: nil, reason: "state corrupt: \(snapshot.problems.joined(separator: "; "))", notes: [])
+            // copies as they are for the post-mortem. The bootloader's slot
+            // runs its own kernel: its root is the only one that fits.
+            return BootDecision(slot: chosen ?? .R, state: nil, reason: "state corrupt: \(snapshot.problems.joined(separator: "; "))", notes: [])
         }
-        return BootSelector.select(state, now: now) { slot, proposed in
+        if let chosen {
+            return BootSelector.recordBootloaderChoice(state, slot: chosen, now: now) { next in
+                guard persist else { return .committed(next) }
+                do {
+                    FailPoint.hit("boot-before-commit")
+                    let written = try store.write(next, over: snapshot)
+                    FailPoint.hit("boot-after-commit")
+                    return .committed(written)
+                } catch {
+                    return .failed("cannot persist the boot: \(error)")
+                }
+            }
+        }
+        var notes: [String] = []
+        if config.bootloader != .initramfs {
+            notes.append("no \(KernelCommandLine.slotParameter)= on the kernel command line: chosen from the state")
+        }
+        var decision = BootSelector.select(state, now: now) { slot, proposed in
             var next = proposed
             let definition = config.slot(slot)
             switch definition.storage {
@@ -93,6 +121,8 @@ public struct BootRunner {
                 return .failed("cannot persist the boot count: \(error)")
             }
         }
+        decision.notes = notes + decision.notes
+        return decision
     }
 
     func assignments(for decision: BootDecision) -> BootAssignments {

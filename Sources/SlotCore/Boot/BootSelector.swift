@@ -72,6 +72,58 @@ public enum BootSelector {
         }
     }
 
+    /// With a bootloader that chooses and counts (`[boot] bootloader = grub
+    /// | uboot`): records the boot it made, `slot` from `slotctl.slot=`,
+    /// and reconciles the state with it. The kernel that runs is the
+    /// slot's own, so there is no other choice to make here.
+    ///
+    /// - Every candidate the state held above `slot` was passed over by the
+    ///   bootloader, which skips only a slot without tries left (or not
+    ///   allowed to boot): it becomes bad, "boot attempts exhausted", with a
+    ///   fell-back event, as in the initramfs mode. Not while a projection
+    ///   is pending: then the environment may not have heard of the state's
+    ///   last change yet, and nothing is inferred.
+    /// - R with `recovery-once` set is the requested recovery: the request is
+    ///   cleared.
+    /// - A or B: one try spent (the bootloader spent it in its environment),
+    ///   `boots` += 1; `booted` recorded.
+    public static func recordBootloaderChoice(
+        _ state: SystemState, slot: SlotName, now: Int64, commit: (SystemState) -> CommitResult
+    ) -> BootDecision {
+        var next = state
+        var notes: [String] = []
+        var reason = "the bootloader booted \(slot)"
+        if slot == .R && state.recoveryOnce {
+            next.recoveryOnce = false
+            reason = "recovery requested"
+        } else if state.projectionPending {
+            notes.append("the bootloader environment may be behind the state (its last write was interrupted): no fallback inferred")
+        } else {
+            for candidate in candidates(state) {
+                if candidate == slot { break }
+                next[candidate].markBad("boot attempts exhausted")
+                next.record(.fellBack, slot: candidate, "boot attempts exhausted", at: now)
+                notes.append("fell back from \(candidate): the bootloader passed it over, its tries used up")
+            }
+        }
+        if slot != .R {
+            if !next[slot].status.holdsVerifiedImage {
+                notes.append("the state holds \(slot) as \(next[slot].status.rawValue)")
+            }
+            next[slot].tries = max(0, next[slot].tries - 1)
+            next[slot].boots += 1
+        }
+        next.booted = .init(slot: slot, seq: state.seq + 1)
+        next.record(.boot, slot: slot, slot == .R ? reason : "bootloader chose \(slot), \(next[slot].tries) tries left after this boot", at: now)
+        switch commit(next) {
+        case .committed(let written):
+            return BootDecision(slot: slot, state: written, reason: reason, notes: notes)
+        case .failed(let why):
+            notes.append("boot not recorded: \(why)")
+            return BootDecision(slot: slot, state: nil, reason: reason, notes: notes)
+        }
+    }
+
     /// A and B in boot order, bootable ones only.
     public static func candidates(_ state: SystemState) -> [SlotName] {
         SlotName.counted

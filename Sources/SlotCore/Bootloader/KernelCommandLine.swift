@@ -4,6 +4,13 @@
 /// ends the kernel's parameters (what follows is for init).
 public enum KernelCommandLine {
     public static let slotParameter = "slotctl.slot"
+    public static let defaultPath = "/proc/cmdline"
+
+    /// The command line from `path` (`--cmdline FILE`, else /proc/cmdline);
+    /// nil when it cannot be read (the boot then goes by the state).
+    public static func read(path: String = defaultPath) -> String? {
+        (try? FileSystem.readFile(path, limit: 64 * 1024)).map { String(decoding: $0, as: UTF8.self) }
+    }
 
     /// `name` or `name=value` pairs, in order.
     public static func parameters(_ commandLine: String) -> [(name: String, value: String?)] {

@@ -56,7 +56,7 @@ public struct UBootEnvConfig: Sendable, Equatable {
         do {
             bytes = try FileSystem.readFile(path, limit: 1 << 20)
         } catch {
-            throw SlotError(error.code == .deviceNotFound ? .invalidConfig : error.code, "cannot read U-Boot environment config '\(path)'", cause: error.cause)
+            throw SlotError(error.code == .notFound ? .invalidConfig : error.code, "cannot read U-Boot environment config '\(path)'", cause: error.cause)
         }
         return try parse(path: path, text: EnvironmentBytes.text(bytes))
     }

@@ -1,3 +1,4 @@
+import SlotCodec
 /// U-Boot's binary environment (what `saveenv`, `fw_printenv`/`fw_setenv`
 /// and `mkenvimage` read and write), as pure encoding and decoding.
 ///

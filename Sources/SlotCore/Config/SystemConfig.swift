@@ -13,6 +13,9 @@ public struct SystemConfig: Sendable {
     public var dataDirectory: String?
     public var slots: [SlotName: SlotDefinition]
     public var boot: BootConfig?
+    /// Who chooses and counts: the initramfs hook, or GRUB or U-Boot
+    /// through their environments (`[boot] bootloader`).
+    public var bootloader: Bootloader = .initramfs
     public var update: UpdateConfig
 
     public func slot(_ name: SlotName) -> SlotDefinition { slots[name]! }
@@ -21,6 +24,17 @@ public struct SystemConfig: Sendable {
     public struct BootConfig: Sendable, Equatable {
         public var stateDevice: DeviceSpec
         public var statePath: String
+    }
+
+    /// `[boot] bootloader`: with `grub` or `uboot` each slot carries its own
+    /// kernel and the bootloader counts; the state is projected into its
+    /// environment (see ``BootloaderProjection``).
+    public enum Bootloader: Sendable, Equatable {
+        case initramfs
+        /// The 1024-byte block of GRUB's `load_env`/`save_env`.
+        case grub(environment: String)
+        /// The `fw_env.config` that names U-Boot's environment.
+        case uboot(configuration: String)
     }
 
     /// The `[update]` section, used by the update client.
@@ -115,9 +129,30 @@ public struct SystemConfig: Sendable {
         }
 
         var boot: BootConfig?
+        var bootloader = Bootloader.initramfs
         if let section = ini.section("boot") {
-            try reader.checkKeys(section, allowed: ["state-device", "state-path"])
-            let deviceText = try reader.required(section, "state-device")
+            try reader.checkKeys(section, allowed: ["state-device", "state-path", "bootloader", "grubenv", "uboot-env"])
+            switch section.entry("bootloader")?.value ?? "initramfs" {
+            case "initramfs":
+                for key in ["grubenv", "uboot-env"] {
+                    if let entry = section.entry(key) {
+                        throw SlotError(.invalidConfig, "\(path):\(entry.line): [boot] \(key) needs bootloader = \(key == "grubenv" ? "grub" : "uboot")")
+                    }
+                }
+            case "grub":
+                let grubenv = try reader.required(section, "grubenv")
+                bootloader = .grub(environment: resolve(grubenv, relativeTo: base))
+                if maxTries > BootloaderProjection.grubMaxTries {
+                    throw SlotError(.invalidConfig, "\(path):\(ini.section("system")?.entry("max-tries")?.line ?? 0): [system] max-tries: at most \(BootloaderProjection.grubMaxTries) with bootloader = grub (its script counts down by literal values), got \(maxTries)")
+                }
+            case "uboot":
+                let envConfig = section.entry("uboot-env")?.value ?? "/etc/fw_env.config"
+                bootloader = .uboot(configuration: resolve(envConfig, relativeTo: base))
+            case let other:
+                throw SlotError(.invalidConfig, "\(path):\(section.entry("bootloader")!.line): [boot] bootloader: expected initramfs, grub or uboot, got '\(other)'")
+            }
+        }
+        if let section = ini.section("boot"), let deviceText = section.entry("state-device")?.value {
             guard let device = DeviceSpec(deviceText, relativeTo: base) else {
                 throw SlotError(.invalidConfig, "\(path):\(section.entry("state-device")!.line): [boot] state-device: expected a path or LABEL=, PARTLABEL=, UUID=, PARTUUID=, got '\(deviceText)'")
             }
@@ -126,6 +161,8 @@ public struct SystemConfig: Sendable {
                 throw SlotError(.invalidConfig, "\(path):\(section.entry("state-path")!.line): [boot] state-path: must stay inside the partition")
             }
             boot = BootConfig(stateDevice: device, statePath: statePath)
+        } else if let section = ini.section("boot"), bootloader == .initramfs {
+            _ = try reader.required(section, "state-device")
         }
 
         var update = UpdateConfig()
@@ -145,7 +182,7 @@ public struct SystemConfig: Sendable {
 
         return SystemConfig(
             path: path, compatible: compatible, stateDirectory: state, runDirectory: runDir, maxTries: maxTries,
-            dataDirectory: data, slots: slots, boot: boot, update: update)
+            dataDirectory: data, slots: slots, boot: boot, bootloader: bootloader, update: update)
     }
 
     /// Paths in the config are relative to the config file's directory.

@@ -43,6 +43,9 @@ extension SlotManager {
                     throw SlotError(.stateCorrupt, "the state in '\(config.stateDirectory)' is corrupt (\(snapshot.problems.joined(separator: "; "))); --force replaces it")
                 }
             }
+            // The bootloader's environment must be writable before the state
+            // says anything it would have to follow.
+            try store.sync?.preflight()
             var state = SystemState()
             var notes: [String] = []
             if let old = snapshot.current {
@@ -91,8 +94,9 @@ extension SlotManager {
             }
             state.record(.provisioned, slot: nil, notes.isEmpty ? "provisioned" : "provisioned: " + notes.joined(separator: ", "))
             // Two copies from the start, so one bad sector never leaves none.
+            // With a bootloader backend, the second is the projection's.
             let first = try store.write(state)
-            return try store.write(first)
+            return try store.provision(first)
         }
     }
 }

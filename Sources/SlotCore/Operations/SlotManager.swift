@@ -9,7 +9,7 @@ public final class SlotManager: Sendable {
 
     public init(config: SystemConfig, sha256: SHA256Factory? = nil) {
         self.config = config
-        self.store = StateStore(directory: config.stateDirectory)
+        self.store = StateStore(directory: config.stateDirectory, sync: BootloaderSync(config))
         self.sha256 = sha256
     }
 
@@ -28,8 +28,8 @@ public final class SlotManager: Sendable {
     // MARK: - Boot
 
     /// The boot hook's decision (see ``BootRunner``).
-    public func boot(dryRun: Bool) -> BootRunner.Result {
-        BootRunner(config: config).run(dryRun: dryRun)
+    public func boot(dryRun: Bool, commandLine: String? = nil) -> BootRunner.Result {
+        BootRunner(config: config).run(dryRun: dryRun, commandLine: commandLine)
     }
 
     // MARK: - Marking

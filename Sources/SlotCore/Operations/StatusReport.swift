@@ -12,6 +12,17 @@ public struct StatusReport: Sendable {
     public var next: SlotName?
     /// Per slot: the resolved device path or payload path (or why not).
     public var locations: [SlotName: String]
+    /// With a bootloader backend: what its environment says (or why it
+    /// cannot be read), and where that disagrees with the state.
+    public var bootloader: BootloaderStatus?
+
+    public struct BootloaderStatus: Sendable {
+        public var kind: BootloaderKind
+        public var path: String
+        public var view: BootloaderView?
+        public var error: String?
+        public var disagreements: [BootloaderDisagreement]
+    }
 
     public func location(_ slot: SlotName) -> String { locations[slot] ?? "?" }
 }
@@ -30,10 +41,22 @@ extension SlotManager {
                 locations[name] = definition.payloadPath!
             }
         }
+        var bootloader: StatusReport.BootloaderStatus?
+        if let sync = store.sync {
+            var status = StatusReport.BootloaderStatus(kind: sync.kind, path: sync.path, view: nil, error: nil, disagreements: [])
+            do throws(SlotError) {
+                let view = try sync.view()
+                status.view = view
+                if let state { status.disagreements = try view.disagreements(with: state, maxTries: config.maxTries) }
+            } catch {
+                status.error = error.description
+            }
+            bootloader = status
+        }
         return StatusReport(
             config: config, state: state, stateProblems: snapshot.problems.filter { !$0.hasSuffix(": missing") || state == nil },
             stateMissing: snapshot.isMissing, booted: bootedSlot(state: state),
-            next: state.map(BootSelector.preview), locations: locations)
+            next: state.map(BootSelector.preview), locations: locations, bootloader: bootloader)
     }
 }
 
@@ -66,6 +89,7 @@ extension StatusReport {
                 ("priority", .int(Int64(record.priority))),
                 ("tries", .int(Int64(record.tries))),
                 ("version", .optional(record.version)),
+                ("release", .optional(record.release)),
                 ("size", record.size.map { .uint($0) } ?? .null),
                 ("crc32", .optional(record.crc32.map(CRC32.hex))),
                 ("sha256", .optional(record.sha256)),
@@ -77,6 +101,28 @@ extension StatusReport {
             slots.append((name.rawValue, .object(slot)))
         }
         members.append(("slots", .object(slots)))
+        if let bootloader {
+            var object: [(String, JSONValue)] = [("kind", .string(bootloader.kind.rawValue)), ("environment", .string(bootloader.path))]
+            if let view = bootloader.view {
+                object += [
+                    ("provisioned", .bool(view.provisioned)),
+                    ("next", .string(view.nextBoot.rawValue)),
+                    ("order", .array(view.order.map { .string($0.rawValue) })),
+                    ("recoveryOnce", .bool(view.recoveryOnce)),
+                    ("slots", .object(SlotName.counted.map { slot in
+                        (slot.rawValue, .object([
+                            ("eligible", .bool(view[slot].eligible)),
+                            ("tries", view[slot].triesLeft.map { .int(Int64($0)) } ?? .null),
+                        ]))
+                    })),
+                    ("problems", .array(view.problems.map(JSONValue.string))),
+                ]
+            }
+            object.append(("error", .optional(bootloader.error)))
+            object.append(("disagreements", .array(bootloader.disagreements.map { .string($0.description) })))
+            object.append(("projectionPending", .bool(state?.projectionPending ?? false)))
+            members.append(("bootloader", .object(object)))
+        }
         let events = (state?.events ?? []).map { event -> JSONValue in
             .object([
                 ("seq", .uint(event.seq)),

@@ -22,6 +22,7 @@ public enum StateCodec {
         var lines: [String] = []
         lines.append("security-version=\(state.securityVersion)")
         lines.append("recovery-once=\(state.recoveryOnce ? 1 : 0)")
+        if state.projectionPending { lines.append("projection-pending=1") }
         if let booted = state.booted {
             lines.append("booted=\(booted.slot.rawValue)")
             lines.append("booted-seq=\(booted.seq)")
@@ -95,6 +96,7 @@ public enum StateCodec {
             switch key {
             case "security-version": state.securityVersion = try number(value, key)
             case "recovery-once": state.recoveryOnce = try number(value, key) as UInt64 != 0
+            case "projection-pending": state.projectionPending = try number(value, key) as UInt64 != 0
             case "booted":
                 guard let slot = SlotName(rawValue: value) else { throw DecodeError(reason: "bad booted slot '\(value)'") }
                 bootedSlot = slot

@@ -8,9 +8,15 @@ import Glibc
 /// being written and a crash at any point leaves one valid copy behind.
 public final class StateStore: Sendable {
     public let directory: String
+    /// With a bootloader backend, every transaction also projects the state
+    /// into its environment (see ``BootloaderSync``). The boot hook's store
+    /// has none: it records what the bootloader did and never writes its
+    /// environment.
+    public let sync: BootloaderSync?
 
-    public init(directory: String) {
+    public init(directory: String, sync: BootloaderSync? = nil) {
         self.directory = directory
+        self.sync = sync
     }
 
     public func copyPath(_ index: Int) -> String { "\(directory)/state.\(index)" }
@@ -153,12 +159,21 @@ public final class StateStore: Sendable {
         return try body()
     }
 
+    /// Writes a state made from nothing (`init`), projected like a transaction.
+    @discardableResult
+    public func provision(_ state: SystemState) throws(SlotError) -> SystemState {
+        if let sync { return try sync.commit(state, previous: nil, store: self) }
+        return try write(state)
+    }
+
     /// Lock, read, change, write: the shape of every mutating command.
     @discardableResult
     public func transaction(timeout: Double = StateStore.defaultLockTimeout, _ change: (inout SystemState) throws(SlotError) -> Void) throws(SlotError) -> SystemState {
         try withLock(timeout: timeout) { () throws(SlotError) -> SystemState in
             var state = try load()
+            let before = state
             try change(&state)
+            if let sync { return try sync.commit(state, previous: before, store: self) }
             return try write(state)
         }
     }

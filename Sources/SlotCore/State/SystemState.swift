@@ -11,6 +11,11 @@ public struct SystemState: Sendable, Equatable {
     public var booted: BootRecord?
     /// Boot R once, at the next boot.
     public var recoveryOnce = false
+    /// Set in the state write that precedes a write of the bootloader's
+    /// environment, cleared in the one that follows it: while set, the
+    /// environment may still hold the previous projection, so the boot hook
+    /// does not read a skipped slot as exhausted.
+    public var projectionPending = false
     /// The highest security version ever installed: the anti-rollback floor.
     public var securityVersion: UInt64 = 0
     /// The most recent events, oldest first, at most ``eventCapacity``.

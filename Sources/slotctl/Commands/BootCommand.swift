@@ -12,9 +12,13 @@ struct BootCommand: ParsableCommand {
     @Flag(help: "Decide without writing anything.")
     var dryRun = false
 
+    @Option(help: "Kernel command line to read slotctl.slot= from, with [boot] bootloader = grub or uboot (default: /proc/cmdline).")
+    var cmdline: String = KernelCommandLine.defaultPath
+
     func run() throws {
         let manager = try global.manager()
-        let result = manager.boot(dryRun: dryRun)
+        let commandLine = manager.config.bootloader == .initramfs ? nil : KernelCommandLine.read(path: cmdline)
+        let result = manager.boot(dryRun: dryRun, commandLine: commandLine)
         print(result.assignments.shellText, terminator: "")
     }
 }

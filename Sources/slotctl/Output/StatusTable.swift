@@ -24,7 +24,24 @@ enum StatusTable {
             out += "   security version: \(state.securityVersion)"
             if state.recoveryOnce { out += Terminal.paint("   recovery requested for the next boot", .yellow) }
         }
-        out += "\n\n"
+        out += "\n"
+        if let bootloader = report.bootloader {
+            out += "bootloader: \(bootloader.kind.rawValue) (\(bootloader.path))"
+            if let view = bootloader.view {
+                let tries = SlotName.counted.map { "\($0) \(view[$0].eligible ? view[$0].triesLeft.map(String.init) ?? "rauc" : "off")" }
+                out += "   next boot: \(view.nextBoot.rawValue)   order: \(view.order.map(\.rawValue).joined(separator: " "))   tries: \(tries.joined(separator: ", "))"
+                if !view.provisioned { out += Terminal.paint("   not provisioned (boots A uncounted)", .yellow) }
+            }
+            out += "\n"
+            if let error = bootloader.error { out += Terminal.paint("bootloader environment unreadable: \(error)", .red) + "\n" }
+            for disagreement in bootloader.disagreements {
+                out += Terminal.paint("disagreement: \(disagreement)", .yellow) + "\n"
+            }
+            if report.state?.projectionPending == true {
+                out += Terminal.paint("the last write of the bootloader environment was interrupted: the next slotctl operation writes it again", .yellow) + "\n"
+            }
+        }
+        out += "\n"
 
         let header = ["SLOT", "KIND", "LOCATION", "STATUS", "PRIO", "TRIES", "BOOTS", "VERSION", "SIZE", "CRC32"]
         var rows: [[String]] = []

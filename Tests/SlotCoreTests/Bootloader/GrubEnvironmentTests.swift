@@ -168,14 +168,14 @@ import Testing
             _ = try GrubEnvironment.read(path: missing)
             Issue.record("expected an error")
         } catch {
-            #expect(error.code == .deviceNotFound)
+            #expect(error.code == .notFound)
             #expect(error.description.contains(missing) && error.description.contains("No such file"))
         }
         do {
             try GrubEnvironment().write(inPlace: missing)
             Issue.record("expected an error")
         } catch {
-            #expect(error.code == .deviceNotFound)
+            #expect(error.code == .notFound)
         }
         dir.write("notenv", String(repeating: "x", count: 1024))
         do {

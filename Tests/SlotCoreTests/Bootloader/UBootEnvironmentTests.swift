@@ -1,3 +1,4 @@
+import SlotCodec
 import Glibc
 import SlotTestSupport
 import Testing
