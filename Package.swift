@@ -36,6 +36,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.35.2"),
+        // Already in the graph through NIO: the core's descriptors and errno.
+        .package(url: "https://github.com/apple/swift-system.git", from: "1.5.0"),
     ],
     targets: [
         // C libraries and the few Linux facilities Swift cannot spell.
@@ -50,7 +52,7 @@ let package = Package(
         // The low-level core: config, state, boot selection, image writer.
         .target(
             name: "SlotCore",
-            dependencies: ["SlotCodec", "CZlib", "CBlkid", "CSlotSys"],
+            dependencies: ["SlotCodec", "CZlib", "CBlkid", "CSlotSys", .product(name: "SystemPackage", package: "swift-system")],
             swiftSettings: swiftSettings),
         // swift-crypto's SHA-256 for the image writer, kept out of SlotCore so
         // the static boot hook links neither a crypto library nor Foundation.

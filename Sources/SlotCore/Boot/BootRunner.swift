@@ -74,15 +74,7 @@ public struct BootRunner {
         }
         if let chosen {
             return BootSelector.recordBootloaderChoice(state, slot: chosen, now: now) { next in
-                guard persist else { return .committed(next) }
-                do {
-                    FailPoint.hit("boot-before-commit")
-                    let written = try store.write(next, over: snapshot)
-                    FailPoint.hit("boot-after-commit")
-                    return .committed(written)
-                } catch {
-                    return .failed("cannot persist the boot: \(error)")
-                }
+                persist ? commit(next, over: snapshot) : .committed(next)
             }
         }
         var notes: [String] = []
@@ -111,18 +103,22 @@ public struct BootRunner {
                     return .failed("payload '\(definition.payloadPath!)' is missing")
                 }
             }
-            guard persist else { return .committed(next) }
-            do {
-                FailPoint.hit("boot-before-commit")
-                let written = try store.write(next, over: snapshot)
-                FailPoint.hit("boot-after-commit")
-                return .committed(written)
-            } catch {
-                return .failed("cannot persist the boot count: \(error)")
-            }
+            return persist ? commit(next, over: snapshot) : .committed(next)
         }
         decision.notes = notes + decision.notes
         return decision
+    }
+
+    /// Persists a counted boot over the copies read for the decision.
+    private func commit(_ next: SystemState, over snapshot: StateStore.Snapshot) -> BootSelector.CommitResult {
+        do {
+            FailPoint.hit("boot-before-commit")
+            let written = try store.write(next, over: snapshot)
+            FailPoint.hit("boot-after-commit")
+            return .committed(written)
+        } catch {
+            return .failed("cannot persist the boot count: \(error)")
+        }
     }
 
     func assignments(for decision: BootDecision) -> BootAssignments {

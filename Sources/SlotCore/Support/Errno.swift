@@ -1,21 +1,11 @@
 import Glibc
+@_exported import struct SystemPackage.Errno
 
-/// A POSIX error number, as the cause of a ``SlotError``.
-public struct Errno: Error, Sendable, Hashable, CustomStringConvertible {
-    public let rawValue: Int32
-
-    public init(_ rawValue: Int32) { self.rawValue = rawValue }
-
+/// swift-system's `Errno` is the cause of every failed syscall; these are
+/// the few the core names.
+extension Errno {
     /// The calling thread's current `errno`.
-    public static var current: Errno { Errno(errno) }
-
-    public var description: String { String(cString: strerror(rawValue)) }
-
-    public static let noSuchFile = Errno(ENOENT)
-    public static let wouldBlock = Errno(EWOULDBLOCK)
-    public static let interrupted = Errno(EINTR)
-    public static let invalidArgument = Errno(EINVAL)
-    public static let noSpace = Errno(ENOSPC)
-    public static let ioError = Errno(EIO)
-    public static let busy = Errno(EBUSY)
+    static var current: Errno { Errno(rawValue: Glibc.errno) }
+    static let noSuchFile = Errno.noSuchFileOrDirectory
+    static let busy = Errno.resourceBusy
 }

@@ -93,7 +93,7 @@ public enum FaultInjection {
                     if times <= 0 { continue }
                     rules[index].times = times - 1
                 }
-                return Errno(rule.errno)
+                return Errno(rawValue: rule.errno)
             }
             return nil
         }

@@ -1,14 +1,24 @@
 import CSlotSys
 import Glibc
+import SystemPackage
 
-/// An open file descriptor and the few operations on it that SlotCore needs.
-/// Every call retries on EINTR, consults ``FaultInjection`` and reports
-/// failure as a ``SlotError`` whose cause is the ``Errno`` and whose message
-/// names the path.
+/// An open file descriptor and the few operations on it that SlotCore needs:
+/// swift-system's descriptor (open, read, write, close, retried on EINTR)
+/// with what the core adds in this one place: failures as a ``SlotError``
+/// whose message names the path and whose cause is the `Errno`, the
+/// ``FaultInjection`` checks of the crash tests, and the calls swift-system
+/// does not have (fsync, fstat, fadvise, flock, the block-device ioctls).
 public struct FileDescriptor: Sendable {
-    public let rawValue: Int32
+    let descriptor: SystemPackage.FileDescriptor
     /// The path it was opened with, for error messages.
     public let path: String
+
+    public var rawValue: Int32 { descriptor.rawValue }
+
+    public init(rawValue: Int32, path: String) {
+        descriptor = SystemPackage.FileDescriptor(rawValue: rawValue)
+        self.path = path
+    }
 
     public struct OpenOptions: OptionSet, Sendable {
         public let rawValue: Int32
@@ -28,28 +38,30 @@ public struct FileDescriptor: Sendable {
         if let injected = FaultInjection.check("open", path: path) {
             throw SlotError(.io, "cannot open '\(path)'", cause: injected)
         }
-        while true {
-            let fd = Glibc.open(path, options.rawValue | O_CLOEXEC, mode)
-            if fd >= 0 { return FileDescriptor(rawValue: fd, path: path) }
-            let error = Errno.current
-            if error == .interrupted { continue }
-            let code: SlotError.Code = error == .noSuchFile ? .notFound : .io
-            throw SlotError(code, "cannot open '\(path)'", cause: error)
+        let access = SystemPackage.FileDescriptor.AccessMode(rawValue: options.rawValue & O_ACCMODE)
+        let flags = SystemPackage.FileDescriptor.OpenOptions(rawValue: (options.rawValue & ~O_ACCMODE) | O_CLOEXEC)
+        do {
+            let descriptor = try SystemPackage.FileDescriptor.open(
+                FilePath(path), access, options: flags, permissions: FilePermissions(rawValue: mode), retryOnInterrupt: true)
+            return FileDescriptor(rawValue: descriptor.rawValue, path: path)
+        } catch {
+            let errno = error as? Errno ?? .ioError
+            throw SlotError(errno == .noSuchFile ? .notFound : .io, "cannot open '\(path)'", cause: errno)
         }
     }
 
     public func close() {
-        _ = Glibc.close(rawValue)
+        try? descriptor.close()
     }
 
     /// Reads up to `buffer.count` bytes at the current offset; 0 means end of file.
     public func read(into buffer: UnsafeMutableRawBufferPointer) throws(SlotError) -> Int {
-        try retrying("read") { Glibc.read(rawValue, buffer.baseAddress, buffer.count) }
+        try checked("read") { try descriptor.read(into: buffer) }
     }
 
     /// Reads up to `buffer.count` bytes at `offset`; 0 means end of file.
     public func read(into buffer: UnsafeMutableRawBufferPointer, at offset: UInt64) throws(SlotError) -> Int {
-        let n = try retrying("read") { Glibc.pread(rawValue, buffer.baseAddress, buffer.count, off_t(offset)) }
+        let n = try checked("read") { try descriptor.read(fromAbsoluteOffset: Int64(offset), into: buffer) }
         if n > 0, FaultInjection.check("corrupt-read", path: path) != nil {
             buffer[0] ^= 0x01
         }
@@ -87,7 +99,7 @@ public struct FileDescriptor: Sendable {
         var done = 0
         while done < buffer.count {
             let rest = UnsafeRawBufferPointer(rebasing: buffer[done...])
-            let n = try retrying("write") { Glibc.pwrite(rawValue, rest.baseAddress, rest.count, off_t(offset + UInt64(done))) }
+            let n = try checked("write") { try descriptor.write(toAbsoluteOffset: Int64(offset) + Int64(done), rest) }
             if n == 0 { throw SlotError(.io, "cannot write '\(path)'", cause: Errno.noSpace) }
             done += n
         }
@@ -97,8 +109,8 @@ public struct FileDescriptor: Sendable {
     public func write(_ bytes: [UInt8]) throws(SlotError) {
         var done = 0
         while done < bytes.count {
-            let n = try retrying("write") {
-                bytes.withUnsafeBytes { buffer in Glibc.write(rawValue, buffer.baseAddress! + done, buffer.count - done) }
+            let n = try checked("write") {
+                try bytes.withUnsafeBytes { buffer in try descriptor.write(UnsafeRawBufferPointer(rebasing: buffer[done...])) }
             }
             if n == 0 { throw SlotError(.io, "cannot write '\(path)'", cause: Errno.noSpace) }
             done += n
@@ -129,7 +141,7 @@ public struct FileDescriptor: Sendable {
     public func blockDeviceSize() throws(SlotError) -> UInt64 {
         var size: UInt64 = 0
         let rc = slotsys_block_device_size(rawValue, &size)
-        if rc != 0 { throw SlotError(.io, "cannot read the size of block device '\(path)'", cause: Errno(-rc)) }
+        if rc != 0 { throw SlotError(.io, "cannot read the size of block device '\(path)'", cause: Errno(rawValue: -rc)) }
         return size
     }
 
@@ -152,7 +164,20 @@ public struct FileDescriptor: Sendable {
         }
     }
 
-    /// Runs a syscall, retrying on EINTR; a negative result becomes a SlotError.
+    /// Runs a swift-system call (which retries EINTR itself) after the
+    /// fault-injection check; its `Errno` becomes the cause of a SlotError.
+    private func checked(_ call: String, _ body: () throws -> Int) throws(SlotError) -> Int {
+        if let injected = FaultInjection.check(call, path: path) {
+            throw SlotError(.io, "\(call) failed on '\(path)'", cause: injected)
+        }
+        do {
+            return try body()
+        } catch {
+            throw SlotError(.io, "\(call) failed on '\(path)'", cause: error as? Errno ?? .ioError)
+        }
+    }
+
+    /// Runs a syscall swift-system lacks, retrying on EINTR; a negative result becomes a SlotError.
     private func retrying(_ call: String, _ body: () -> Int) throws(SlotError) -> Int {
         if let injected = FaultInjection.check(call, path: path) {
             throw SlotError(.io, "\(call) failed on '\(path)'", cause: injected)
