@@ -142,13 +142,8 @@ public struct BootloaderSync: Sendable {
                 try env.create(path: path)
             }
         case .uboot(let store, _):
-            try store.withToolLock { () throws(SlotError) in
-                // Re-read under libubootenv's lock: fw_setenv may have written since.
-                let snapshot = try store.read()
-                guard var env = snapshot.environment else { throw Self.noValidCopy(path) }
-                try env.apply(variables)
-                try store.write(env, over: snapshot)
-            }
+            // Read again under libubootenv's lock: fw_setenv may have written since.
+            try store.update { (env) throws(SlotError) in try env.apply(variables) }
         }
     }
 }
