@@ -79,8 +79,9 @@ public enum BootSelector {
     ///
     /// - Every candidate the state held above `slot` was passed over by the
     ///   bootloader, which skips only a slot without tries left (or not
-    ///   allowed to boot): it becomes bad, "boot attempts exhausted", with a
-    ///   fell-back event, as in the initramfs mode. Not while a projection
+    ///   allowed to boot), and so was every other verified slot whose tries
+    ///   this hook counted down to 0: it becomes bad, "boot attempts
+    ///   exhausted", with a fell-back event, as in the initramfs mode. Not while a projection
     ///   is pending: then the environment may not have heard of the state's
     ///   last change yet, and nothing is inferred.
     /// - R with `recovery-once` set is the requested recovery: the request is
@@ -99,11 +100,15 @@ public enum BootSelector {
         } else if state.projectionPending {
             notes.append("the bootloader environment may be behind the state (its last write was interrupted): no fallback inferred")
         } else {
-            for candidate in candidates(state) {
-                if candidate == slot { break }
-                next[candidate].markBad("boot attempts exhausted")
-                next.record(.fellBack, slot: candidate, "boot attempts exhausted", at: now)
-                notes.append("fell back from \(candidate): the bootloader passed it over, its tries used up")
+            // Passed over: every candidate above the booted slot, and every
+            // other verified slot the hook itself counted down to 0 (its
+            // tries ran out in userland, where the hook saw each boot).
+            let passedOver = candidates(state).prefix { $0 != slot }
+            let spent = SlotName.counted.filter { $0 != slot && state[$0].status.holdsVerifiedImage && state[$0].tries <= 0 }
+            for other in SlotName.counted where passedOver.contains(other) || spent.contains(other) {
+                next[other].markBad("boot attempts exhausted")
+                next.record(.fellBack, slot: other, "boot attempts exhausted", at: now)
+                notes.append("fell back from \(other): the bootloader passed it over, its tries used up")
             }
         }
         if slot != .R {

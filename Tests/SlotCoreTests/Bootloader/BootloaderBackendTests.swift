@@ -251,6 +251,19 @@ struct BootloaderBackendTests {
         #expect(!asked.recoveryOnce && asked[.A] == state[.A] && asked[.B] == state[.B], "a requested recovery passes nobody over")
     }
 
+    /// B failed in userland on every boot: the hook saw each one and counted
+    /// B down to 0 with the bootloader, so B is no candidate any more when
+    /// the bootloader boots A; it is exhausted all the same.
+    @Test func aSlotTheHookCountedDownIsExhaustedToo() throws {
+        var state = sampleBootState()
+        for _ in 0..<2 { state = try #require(record(state, .B).state) }
+        #expect(state[.B].tries == 0 && state[.B].status == .ready)
+        let after = try #require(record(state, .A).state)
+        #expect(after[.B].status == .bad && after[.B].badReason == "boot attempts exhausted")
+        #expect(after.events.contains { $0.type == .fellBack && $0.slot == .B })
+        #expect(after[.A].status == .good)
+    }
+
     @Test func aFailedRecordStillNamesTheBootloadersSlot() {
         let decision = BootSelector.recordBootloaderChoice(sampleBootState(), slot: .B, now: 1) { _ in .failed("read-only") }
         #expect(decision.slot == .B && decision.state == nil && decision.notes.contains { $0.contains("read-only") })
