@@ -51,11 +51,9 @@
 #   boots R, clears BOOT_R_ONCE -> hook.
 # B's three failing boots run no hook by default (B dies before it, e.g. a
 # kernel panic); E2E_UBOOT_STORY_B_HOOK=1 runs it on each (B dies later,
-# in userland). That variant FAILS with slotctl as of this writing, at the
-# A boot after B's third: the hook has counted B's state down to 0 tries,
-# so B is no longer among the candidates BootSelector.recordBootloaderChoice
-# walks, and B is neither marked bad nor given a fell-back event (it stays
-# "ready" with 0 tries). The check is kept as it should be, not bent to it.
+# in userland): then the hook has counted B's state down to 0 tries too,
+# and the A boot that follows must still turn B bad (this variant found
+# that recordBootloaderChoice missed such a slot; fixed since).
 #
 # It installs the Debian packages it needs when missing and fetches the
 # arm64 kernels and busybox with apt-get download (images/fetch-arm64.sh;
