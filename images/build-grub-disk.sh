@@ -14,7 +14,9 @@
 #                                    one made from the tree DIR
 #
 # Environment: G_KERNEL_ARGS (board.cfg's kernel_args, default
-# "console=ttyS0 panic=-1"), G_MKE2FS_OPTS (extra mke2fs options for the
+# "console=ttyS0 panic=-1 no_timer_check"; no_timer_check: under TCG on a
+# loaded host the kernel's IO-APIC timer check can fail and panic a good
+# slot), G_MKE2FS_OPTS (extra mke2fs options for the
 # slots, e.g. "-O ^orphan_file"), GRUB_MODULES (what grub-mkimage puts in).
 set -eu
 . "$(dirname "$0")/grub-common.sh"
@@ -26,7 +28,7 @@ need grub-mkimage grub-editenv grub-fstest grub-script-check mkfs.vfat mmd mcopy
 # save_env), linux (linux, initrd, boot), echo, test ([ ]), regexp (the disk
 # from $cmdpath), reboot. grub-mkimage adds their dependencies.
 GRUB_MODULES=${GRUB_MODULES:-part_gpt fat ext2 normal configfile loadenv linux echo test regexp reboot}
-G_KERNEL_ARGS=${G_KERNEL_ARGS:-console=ttyS0 panic=-1}
+G_KERNEL_ARGS=${G_KERNEL_ARGS:-console=ttyS0 panic=-1 no_timer_check}
 SLOT_NAMES="A B R"
 
 # slot_fs S DIR OUT: the ext4 image of slot S from DIR, checked with

@@ -27,6 +27,34 @@
 # any initramfs runs) and is booted until GRUB moves on to A; B without a
 # kernel (GRUB cannot load it: reboot, try spent); B fixed.
 #
+#
+# Phase 2, "slotctl drives GRUB" (the issue's story): every environment GRUB
+# boots from is written by slotctl itself ([boot] bootloader = grub), and
+# after every boot slotctl reads the block GRUB saved:
+#     A boots its own kernel, the boot hook records it, mark-good;
+#     slotctl installs B, a broken update (its kernel panics before any
+#     initramfs): GRUB's counter runs out over 3 boots, A boots, and the
+#     hook (`slotctl boot --cmdline` fed the guest's /proc/cmdline) turns B
+#     bad with a fell-back event;
+#     slotctl installs a good B with another kernel (uname -r proves it
+#     ran), mark-good confirms it;
+#     slotctl installs a broken A and B's partition is damaged behind
+#     slotctl's back: A and B both run out, GRUB boots R, the hook turns
+#     both bad.
+# slotctl runs on the HOST between boots, not in the guest: the guest is the
+# busybox test initramfs above, without slotctl, and running slotctl in the
+# guest needs the full root file system and the ESP mounted there (left for
+# later). So the host plays the device's storage: slotctl's config has
+# [slot.A|B|R] device = plain files (one partition's size each) and its
+# state directory on the host, and grubenv = a host file that the script
+# copies into the ESP (mcopy) before each boot and back out after it (the
+# block GRUB saved with save_env). What slotctl writes into a slot file is
+# then written into that slot's partition of the disk (dd), so GRUB loads
+# the kernel slotctl installed; the update images are ext4 images made by
+# build-grub-disk.sh from the slot trees. The judges after every step:
+# grub-editenv list of the block, and `slotctl status --json` (the state,
+# GRUB's view, the disagreements).
+#
 # It installs the Debian packages it needs when missing and fetches the two
 # kernels (apt-get download, nothing installed on the host).
 #
@@ -34,6 +62,13 @@
 #   SLOTCTL_GRUB_DIR   work dir (/var/tmp/slotctl-grub): kernels, images, logs
 #   E2E_BOOT_TIMEOUT   upper bound of one boot in seconds (default 120)
 #   E2E_KEEP=1         keep the disk image of the last run
+#   E2E_GRUB_PHASES    which phases run: "cases story" (default), "cases"
+#                      (phase 1 only: grub-editenv writes the environments)
+#                      or "story" (phase 2 only: slotctl writes them)
+#   SLOTCTL            the slotctl binary phase 2 runs on the host (e.g.
+#                      .build/debug/slotctl); default the release build of
+#                      `make install-build` (.build-install/release/slotctl),
+#                      built when missing
 set -eu
 . "$(dirname "$0")/grub-common.sh"
 
@@ -66,6 +101,34 @@ OVMF_VARS=/usr/share/OVMF/OVMF_VARS_4M.fd
 mkdir -p "$WORK" "$GDIR" "$LOGDIR"
 exec 9> "$WORK/.lock"
 flock -n 9 || die "another run holds $WORK/.lock (QEMU locks the disk image: one run at a time)"
+
+PHASES=${E2E_GRUB_PHASES:-cases story}
+has_phase() { case " $PHASES " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
+for ph in $PHASES; do case "$ph" in cases | story) ;; *) die "E2E_GRUB_PHASES: no phase '$ph' (cases, story)" ;; esac; done
+
+# ---------------------------------------------------------------- slotctl
+# Phase 2 runs slotctl on the host: the binary given, else the release build
+# of `make install-build` (what CI builds once for the QEMU stages).
+if has_phase story; then
+	need jq cmp dd
+	if [ -n "${SLOTCTL:-}" ]; then
+		[ -x "$SLOTCTL" ] || die "SLOTCTL=$SLOTCTL is not an executable"
+	else
+		SLOTCTL=$REPO_DIR/${INSTALL_SCRATCH:-.build-install}/release/slotctl
+		if [ ! -x "$SLOTCTL" ]; then
+			need swift make
+			t=$(now_s)
+			say "building slotctl (make install-build, log $WORK/build-release.log)"
+			(cd "$REPO_DIR" && make --no-print-directory install-build) > "$WORK/build-release.log" 2>&1 || {
+				tail -30 "$WORK/build-release.log" >&2
+				die "release build failed (log: $WORK/build-release.log)"
+			}
+			say "slotctl built ($(elapsed "$t") s)"
+		fi
+	fi
+	SLOTCTL=$(cd "$(dirname "$SLOTCTL")" && pwd)/$(basename "$SLOTCTL")
+	say "slotctl for phase 2 (on the host): $SLOTCTL"
+fi
 
 # ---------------------------------------------------------------- kernels
 t=$(now_s)
@@ -173,13 +236,16 @@ env_apply() {
 }
 
 # gboot NAME ENV SLOT KERNEL END SAVED
-#   ENV     the environment written before the boot ("K=V;K=V"), or "keep"
-#           (as GRUB left it)
+#   ENV     the environment written before the boot ("K=V;K=V"), "keep"
+#           (as GRUB left it), or "slotctl": slotctl's grubenv ($SENV, phase
+#           2) goes onto the ESP before the boot, and the block GRUB saved
+#           comes back into it after the boot
 #   SLOT    the slot GRUB must choose: A, B or R
 #   KERNEL  the kernel that must run: generic, cloud, or - (none loads)
 #   END     poweroff (the slot's initramfs ran and powered off), panic (the
-#           kernel panicked, no initramfs ran), grub-reboot (GRUB could not
-#           load the kernel and rebooted)
+#           kernel panicked because it found no initramfs and no root: a
+#           broken slot; any other panic fails the test), grub-reboot (GRUB
+#           could not load the kernel and rebooted)
 #   SAVED   what GRUB must have changed in the environment ("K=V;K=V"), or -
 #   ERROR   (optional) the one GRUB error this boot must show, e.g. the file
 #           GRUB could not load; any other GRUB error fails the test
@@ -191,6 +257,9 @@ gboot() {
 	after=$RUN/boot-$nboot-$name.env-after
 	if [ "$env" = keep ]; then
 		mcopy -n -i "$ESP" "$ENV_ON_ESP" "$before" || fail "mcopy could not read grubenv from the ESP"
+	elif [ "$env" = slotctl ]; then
+		cp "$SENV" "$before"
+		mcopy -o -i "$ESP" "$before" "$ENV_ON_ESP" || fail "mcopy could not write slotctl's grubenv to the ESP"
 	else
 		env_write "$env" "$before"
 		mcopy -o -i "$ESP" "$before" "$ENV_ON_ESP" || fail "mcopy could not write grubenv to the ESP"
@@ -214,6 +283,9 @@ gboot() {
 	wall=$(elapsed "$t")
 	rc=$(cat "$RUN/rc")
 	mcopy -n -i "$ESP" "$ENV_ON_ESP" "$after" || fail "mcopy could not read grubenv from the ESP after the boot"
+	# slotctl's grubenv becomes the block GRUB saved, rewritten in place
+	# (the file slotctl owns keeps its inode), as on the device's ESP.
+	if [ "$env" = slotctl ]; then dd if="$after" of="$SENV" conv=notrunc status=none; fi
 
 	# What the console says. Lines are "SECONDS TEXT".
 	text() { sed 's/^ *[0-9.]* //' "$LOG"; }
@@ -221,13 +293,19 @@ gboot() {
 	grub_slot=$(text | sed -n 's/^slotctl: slot \([ABR]\) (.*/\1/p' | head -1)
 	grub_why=$(text | sed -n 's/^slotctl: slot [ABR] (\(.*\))$/\1/p' | head -1)
 	line=$(text | grep -a '^SLOTTEST slot=' | head -1)
+	# The guest's /proc/cmdline, for the boot hook (phase 2).
+	guest_cmdline=$(text | sed -n 's/^SLOTTEST cmdline: //p' | head -1)
 	slot=$(echo "$line" | sed -n 's/.* slot=\([^ ]*\).*/\1/p')
 	initrd=$(echo "$line" | sed -n 's/.* initrd=\([^ ]*\).*/\1/p')
 	kernel=$(echo "$line" | sed -n 's/.* kernel=\([^ ]*\).*/\1/p')
 	linux=$(text | sed -n 's/.*Linux version \([^ ]*\) .*/\1/p' | head -1)
 	if [ "$rc" = 124 ]; then end=timeout
 	elif [ -n "$line" ] && text | grep -aq 'reboot: Power down'; then end=poweroff
-	elif text | grep -aq 'Kernel panic - not syncing'; then end=panic
+	elif text | grep -aq 'Kernel panic - not syncing: VFS: Unable to mount root fs'; then end=panic
+	elif text | grep -aq 'Kernel panic - not syncing'; then
+		# Not the broken slot's panic (no initramfs, no root): something
+		# else, e.g. TCG's timer check on a loaded host.
+		end="other-panic: $(text | sed -n 's/.*Kernel panic - not syncing: //p' | head -1)"
 	elif text | grep -aq "^slotctl: slot $grub_slot did not boot: rebooting"; then end=grub-reboot
 	else end=unknown
 	fi
@@ -276,53 +354,277 @@ gboot() {
 $(tail -n +3 "$RUN/env.diff")"
 }
 
-# ---------------------------------------------------------------- the cases
-echo "GRUB $(dpkg-query -W -f '${Version}' grub-efi-amd64-bin), OVMF $(dpkg-query -W -f '${Version}' ovmf), kernels $CKV (A, R) / $KV (B); logs $RUN"
-# A confirmed slot and a freshly installed one, as slotctl writes them
-# (max-tries 3).
-A_GOOD="A_OK=1;A_TRY=0;A_LEFT=3"
-B_NEW="B_OK=1;B_TRY=0;B_LEFT=3"
+# ---------------------------------------------------------------- phase 1: the cases (grub-editenv writes each environment)
+echo "GRUB $(dpkg-query -W -f '${Version}' grub-efi-amd64-bin), OVMF $(dpkg-query -W -f '${Version}' ovmf), kernels $CKV (A, R) / $KV (B); phases: $PHASES; logs $RUN"
+if has_phase cases; then
+	# A confirmed slot and a freshly installed one, as slotctl writes them
+	# (max-tries 3).
+	A_GOOD="A_OK=1;A_TRY=0;A_LEFT=3"
+	B_NEW="B_OK=1;B_TRY=0;B_LEFT=3"
 
-gboot unprovisioned "" A cloud poweroff -
-# Variables that are not the contract's are neither loaded (kernel_args
-# would reach the command line) nor lost.
-gboot B-first "ORDER=B A;$A_GOOD;$B_NEW;kernel_args=injected;OTHER=kept" B generic poweroff "B_LEFT=2;B_TRY=1"
-gboot B-used-up "ORDER=B A;$A_GOOD;B_OK=1;B_TRY=1;B_LEFT=0" A cloud poweroff "A_LEFT=2;A_TRY=1"
-gboot all-used-up "ORDER=B A;A_OK=1;A_TRY=1;A_LEFT=0;B_OK=1;B_TRY=1;B_LEFT=0" R cloud poweroff -
-gboot R-once "ORDER=B A;$A_GOOD;$B_NEW;R_ONCE=1" R cloud poweroff "R_ONCE=0"
-gboot nine-left "ORDER=A B;A_OK=1;A_TRY=0;A_LEFT=9;$B_NEW" A cloud poweroff "A_LEFT=8;A_TRY=1"
-gboot not-in-ORDER "ORDER=B;$A_GOOD;B_OK=1;B_TRY=1;B_LEFT=0" R cloud poweroff -
-# An environment written by RAUC (no LEFT): RAUC's rule.
-gboot rauc-B "ORDER=B A;A_OK=1;A_TRY=0;B_OK=1;B_TRY=0" B generic poweroff "B_TRY=1"
-gboot rauc-B-bad "ORDER=B A;A_OK=1;A_TRY=0;B_OK=0;B_TRY=0" A cloud poweroff "A_TRY=1"
-gboot rauc-B-tried "ORDER=B A;A_OK=1;A_TRY=0;B_OK=1;B_TRY=1" A cloud poweroff "A_TRY=1"
-# No room in the block for B_TRY: save_env fails, so the try cannot be
-# counted; GRUB boots R rather than an uncounted trial.
-gboot env-full "ORDER=B A;$A_GOOD;B_OK=1;B_LEFT=3;FULL" R cloud poweroff - "environment block too small"
+	gboot unprovisioned "" A cloud poweroff -
+	# Variables that are not the contract's are neither loaded (kernel_args
+	# would reach the command line) nor lost.
+	gboot B-first "ORDER=B A;$A_GOOD;$B_NEW;kernel_args=injected;OTHER=kept" B generic poweroff "B_LEFT=2;B_TRY=1"
+	gboot B-used-up "ORDER=B A;$A_GOOD;B_OK=1;B_TRY=1;B_LEFT=0" A cloud poweroff "A_LEFT=2;A_TRY=1"
+	gboot all-used-up "ORDER=B A;A_OK=1;A_TRY=1;A_LEFT=0;B_OK=1;B_TRY=1;B_LEFT=0" R cloud poweroff -
+	gboot R-once "ORDER=B A;$A_GOOD;$B_NEW;R_ONCE=1" R cloud poweroff "R_ONCE=0"
+	gboot nine-left "ORDER=A B;A_OK=1;A_TRY=0;A_LEFT=9;$B_NEW" A cloud poweroff "A_LEFT=8;A_TRY=1"
+	gboot not-in-ORDER "ORDER=B;$A_GOOD;B_OK=1;B_TRY=1;B_LEFT=0" R cloud poweroff -
+	# An environment written by RAUC (no LEFT): RAUC's rule.
+	gboot rauc-B "ORDER=B A;A_OK=1;A_TRY=0;B_OK=1;B_TRY=0" B generic poweroff "B_TRY=1"
+	gboot rauc-B-bad "ORDER=B A;A_OK=1;A_TRY=0;B_OK=0;B_TRY=0" A cloud poweroff "A_TRY=1"
+	gboot rauc-B-tried "ORDER=B A;A_OK=1;A_TRY=0;B_OK=1;B_TRY=1" A cloud poweroff "A_TRY=1"
+	# No room in the block for B_TRY: save_env fails, so the try cannot be
+	# counted; GRUB boots R rather than an uncounted trial.
+	gboot env-full "ORDER=B A;$A_GOOD;B_OK=1;B_LEFT=3;FULL" R cloud poweroff - "environment block too small"
 
-# ---------------------------------------------------------------- the story
-# B receives a broken update and slotctl arms it (B first, 3 tries). Boot
-# until GRUB moves to A, without touching the environment in between.
-"$IMAGES_DIR/build-grub-disk.sh" slot B "$GDIR/slots/B-broken"
-env="ORDER=B A;$A_GOOD;$B_NEW"
-left=3 tries=0
-while [ $left -gt 0 ]; do
-	left=$((left - 1)) tries=$((tries + 1))
-	if [ $tries = 1 ]; then saved="B_LEFT=$left;B_TRY=1"; else saved="B_LEFT=$left"; fi
-	gboot "B-broken-$tries" "$env" B cloud panic "$saved"
-	env=keep
-done
-gboot B-broken-gone keep A cloud poweroff "A_LEFT=2;A_TRY=1"
-echo "   broken B: $tries boots on B (each a kernel panic, B_LEFT 3 -> 0), boot $((tries + 1)) went to A"
+	# ---- the counter story, environments by grub-editenv
+	# B receives a broken update and slotctl arms it (B first, 3 tries). Boot
+	# until GRUB moves to A, without touching the environment in between.
+	"$IMAGES_DIR/build-grub-disk.sh" slot B "$GDIR/slots/B-broken"
+	env="ORDER=B A;$A_GOOD;$B_NEW"
+	left=3 tries=0
+	while [ $left -gt 0 ]; do
+		left=$((left - 1)) tries=$((tries + 1))
+		if [ $tries = 1 ]; then saved="B_LEFT=$left;B_TRY=1"; else saved="B_LEFT=$left"; fi
+		gboot "B-broken-$tries" "$env" B cloud panic "$saved"
+		env=keep
+	done
+	gboot B-broken-gone keep A cloud poweroff "A_LEFT=2;A_TRY=1"
+	echo "   broken B: $tries boots on B (each a kernel panic, B_LEFT 3 -> 0), boot $((tries + 1)) went to A"
 
-# An update without a kernel: GRUB's linux fails, GRUB reboots (the try is
-# spent) instead of waiting at a prompt.
-"$IMAGES_DIR/build-grub-disk.sh" slot B "$GDIR/slots/B-nokernel"
-gboot B-no-kernel "ORDER=B A;$A_GOOD;B_OK=1;B_TRY=0;B_LEFT=1" B - grub-reboot "B_LEFT=0;B_TRY=1" "file \`/boot/vmlinuz' not found"
+	# An update without a kernel: GRUB's linux fails, GRUB reboots (the try is
+	# spent) instead of waiting at a prompt.
+	"$IMAGES_DIR/build-grub-disk.sh" slot B "$GDIR/slots/B-nokernel"
+	gboot B-no-kernel "ORDER=B A;$A_GOOD;B_OK=1;B_TRY=0;B_LEFT=1" B - grub-reboot "B_LEFT=0;B_TRY=1" "file \`/boot/vmlinuz' not found"
 
-# The fixed update: B with its own (cloud) kernel again.
-"$IMAGES_DIR/build-grub-disk.sh" slot B "$GDIR/slots/B"
-gboot B-fixed "ORDER=B A;$A_GOOD;$B_NEW" B generic poweroff "B_LEFT=2;B_TRY=1"
+	# The fixed update: B with its own (cloud) kernel again.
+	"$IMAGES_DIR/build-grub-disk.sh" slot B "$GDIR/slots/B"
+	gboot B-fixed "ORDER=B A;$A_GOOD;$B_NEW" B generic poweroff "B_LEFT=2;B_TRY=1"
+fi
+
+# ---------------------------------------------------------------- phase 2: slotctl drives GRUB
+# The issue's story, every environment written by slotctl on the host (see
+# the header: slotctl does not run in the guest) and every block GRUB saved
+# read back by slotctl.
+if has_phase story; then
+	SH=$GDIR/story             # slotctl's side on the host: config, state, slots, grubenv
+	SENV=$SH/grubenv
+	rm -rf "$SH"
+	mkdir -p "$SH/data" "$SH/run" "$SH/images"
+	for s in a b r; do truncate -s "${G_SLOT_MIB}M" "$SH/$s.img"; done
+	cat > "$SH/system.conf" <<CONF
+[system]
+compatible = slotctl-e2e-grub
+state = state
+run-dir = run
+max-tries = 3
+data = data
+
+[slot.A]
+device = a.img
+[slot.B]
+device = b.img
+[slot.R]
+device = r.img
+readonly = true
+
+[boot]
+bootloader = grub
+grubenv = grubenv
+CONF
+	step=0
+	# sctl ARGS: slotctl on the host with this config; its output in the
+	# run's log, failing on a non-zero exit.
+	sctl() {
+		step=$((step + 1))
+		out=$RUN/slotctl-$step-$1.out
+		echo "\$ slotctl $*" > "$out"
+		"$SLOTCTL" --config "$SH/system.conf" "$@" >> "$out" 2>&1 || fail "slotctl $* failed: $(tail -5 "$out")"
+	}
+	# status: slotctl status --json into $RUN/status.json.
+	status() {
+		"$SLOTCTL" --config "$SH/system.conf" status --json > "$RUN/status.json" 2> "$RUN/status.err" ||
+			fail "slotctl status --json failed: $(cat "$RUN/status.err")"
+		cp "$RUN/status.json" "$RUN/status-$step-after-boot-$nboot.json"
+	}
+	q() { jq -r "$1" "$RUN/status.json"; }
+	# agree WHAT: no disagreements between the state and GRUB's block.
+	agree() {
+		status
+		d=$(q '.bootloader.disagreements | join("; ")')
+		[ -z "$d" ] || fail "$1: slotctl status reports disagreements: $d"
+		[ "$(q .bootloader.projectionPending)" = false ] || fail "$1: projection still pending"
+	}
+	# slot_is S STATUS: the state's status of slot S.
+	slot_is() {
+		got=$(q ".slots.$1.status")
+		[ "$got" = "$2" ] || fail "slot $1 is '$got' in slotctl status, expected $2"
+	}
+	# judge SPEC: grub-editenv's reading of slotctl's grubenv has these
+	# variables ("K=V;K=V"); a 1024-byte block.
+	judge() {
+		[ "$(stat -c %s "$SENV")" = 1024 ] || fail "slotctl's grubenv is $(stat -c %s "$SENV") bytes"
+		env_list "$SENV" > "$RUN/judge.env" || fail "grub-editenv cannot read slotctl's grubenv"
+		_ifs=$IFS
+		IFS=';'
+		for kv in $1; do
+			grep -qxF "$kv" "$RUN/judge.env" || fail "grub-editenv list: no $kv in slotctl's grubenv: $(tr '\n' ' ' < "$RUN/judge.env")"
+		done
+		IFS=$_ifs
+		echo "   grubenv (grub-editenv list): $(grep -E '^(ORDER|[AB]_(OK|TRY|LEFT)|R_ONCE)=' "$RUN/judge.env" | tr '\n' ' ')"
+	}
+	# sync_slot S: slotctl's slot file S into the disk's partition S, so that
+	# GRUB reads what slotctl wrote.
+	sync_slot() {
+		lower=$(echo "$1" | tr ABR abr)
+		dd if="$SH/$lower.img" of="$GDISK" bs=1M seek=$(($(gpart_start "$lower") * 512)) oflag=seek_bytes conv=notrunc status=none ||
+			fail "could not write slot $1 into the disk"
+	}
+	# update_image NAME S TREE: an update image of slot S from TREE (the ext4
+	# file system build-grub-disk.sh makes and checks with grub-fstest, taken
+	# back out of the disk) as $SH/images/NAME.img.
+	update_image() {
+		"$IMAGES_DIR/build-grub-disk.sh" slot "$2" "$3"
+		lower=$(echo "$2" | tr ABR abr)
+		dd if="$GDISK" of="$SH/images/$1.img" bs=1M skip=$(($(gpart_start "$lower") * 512)) iflag=skip_bytes count="$G_SLOT_MIB" conv=sparse status=none
+	}
+	# slot_install NAME S TREE [slotctl install options]: slotctl installs it,
+	# its slot file goes into the disk.
+	slot_install() {
+		_name=$1 _slot=$2 _tree=$3
+		shift 3
+		update_image "$_name" "$_slot" "$_tree"
+		sctl install "$SH/images/$_name.img" --version "$_name" "$@"
+		lower=$(echo "$_slot" | tr ABR abr)
+		cmp -s "$SH/images/$_name.img" "$SH/$lower.img" || fail "slotctl did not write $_name into slot $_slot's file"
+		sync_slot "$_slot"
+		echo "   slotctl installed $_name into $_slot"
+	}
+	# hook SLOT: the boot hook of the boot that just ended, `slotctl boot
+	# --cmdline` fed the command line the guest printed; it must record SLOT.
+	hook() {
+		[ -n "$guest_cmdline" ] || fail "the guest printed no command line"
+		printf '%s\n' "$guest_cmdline" > "$RUN/cmdline-$nboot"
+		sctl boot --cmdline "$RUN/cmdline-$nboot"
+		got=$(sed -n 's/^SLOT=//p' "$out" | head -1)
+		[ "$got" = "$1" ] || fail "slotctl boot --cmdline ($guest_cmdline) said SLOT=$got, expected $1"
+		echo "   boot hook: slotctl boot --cmdline '$guest_cmdline' -> SLOT=$got"
+	}
+	# after_boot: slotctl reads the block GRUB saved; its view of the
+	# tries must be what GRUB left (grub-editenv's reading).
+	after_boot() {
+		status
+		for _s in A B; do
+			want=$(sed -n "s/^${_s}_LEFT=//p" "$RUN/actual.env")
+			got=$(q ".bootloader.slots.$_s.tries // \"\"")
+			[ "$got" = "$want" ] || fail "slotctl status reads ${_s}'s tries as '$got', GRUB saved ${_s}_LEFT=$want"
+		done
+		echo "   slotctl status: GRUB's view next=$(q .bootloader.next) A.tries=$(q .bootloader.slots.A.tries) B.tries=$(q .bootloader.slots.B.tries); disagreements: $(q '.bootloader.disagreements | if length == 0 then "none" else join("; ") end')"
+	}
+	fellback() { # SLOT: a fell-back event for it
+		n=$(q "[.events[] | select(.type == \"fell-back\" and .slot == \"$1\")] | length")
+		[ "$n" -ge 1 ] || fail "no fell-back event for $1 in slotctl status"
+		[ "$(q ".slots.$1.badReason")" = "boot attempts exhausted" ] || fail "$1's bad reason: $(q ".slots.$1.badReason")"
+	}
+	story_first=$((nboot + 1))
+	echo ""
+	echo "phase 2: slotctl ($SLOTCTL) writes every environment, on the host between boots; state in $SH"
+
+	# A fresh disk: slots hold only what slotctl writes into them.
+	"$IMAGES_DIR/build-grub-disk.sh"
+	sctl init
+	judge "ORDER=A B;A_OK=0;B_OK=0"
+	slot_install factory R "$GDIR/slots/R" --slot R --provision
+	slot_install A1-cloud A "$GDIR/slots/A" --slot A
+	sync_slot B # nothing installed: B's partition is what slotctl's B holds (zeros)
+	judge "ORDER=A B;A_OK=1;A_TRY=0;A_LEFT=3;B_OK=0"
+	agree "after install of A"
+
+	# 1. A boots its own kernel; the hook records it; mark-good.
+	gboot story-A slotctl A cloud poweroff "A_LEFT=2;A_TRY=1"
+	after_boot
+	hook A
+	agree "after the hook of A"
+	sctl mark-good
+	judge "ORDER=A B;A_OK=1;A_TRY=0;A_LEFT=3"
+	agree "after mark-good of A"
+	status
+	slot_is A good
+
+	# 2. slotctl installs B: a broken update, its kernel panics before any
+	# initramfs (nothing of B runs, no hook: only GRUB counts).
+	slot_install B2-broken B "$GDIR/slots/B-broken"
+	judge "ORDER=B A;B_OK=1;B_TRY=0;B_LEFT=3;A_OK=1;A_LEFT=3"
+	agree "after install of the broken B"
+	left=3 tries=0
+	while [ $left -gt 0 ]; do
+		left=$((left - 1)) tries=$((tries + 1))
+		if [ $tries = 1 ]; then saved="B_LEFT=$left;B_TRY=1"; else saved="B_LEFT=$left"; fi
+		gboot "story-B-broken-$tries" slotctl B cloud panic "$saved"
+		after_boot
+	done
+	gboot story-A-fallback slotctl A cloud poweroff "A_LEFT=2;A_TRY=1"
+	after_boot
+	echo "   broken B: $tries boots on B (kernel panics; B_LEFT 3 -> 0), boot $((tries + 1)) of the update went to A"
+	hook A
+	judge ""
+	status
+	slot_is B bad
+	fellback B
+	slot_is A good
+	agree "after the hook of the fallback to A"
+	echo "   slotctl status: B bad ($(q .slots.B.badReason)), fell-back event: $(q '[.events[] | select(.type == "fell-back")][-1].detail')"
+	sctl mark-good
+	judge "ORDER=A B;A_OK=1;A_TRY=0;A_LEFT=3;B_OK=0"
+	agree "after mark-good on A"
+
+	# 3. slotctl installs a good B with another kernel than A's.
+	slot_install B3-generic B "$GDIR/slots/B"
+	judge "ORDER=B A;B_OK=1;B_TRY=0;B_LEFT=3;A_LEFT=3"
+	agree "after install of the good B"
+	gboot story-B-good slotctl B generic poweroff "B_LEFT=2;B_TRY=1"
+	after_boot
+	[ "$kernel" = "$KV" ] && [ "$kernel" != "$CKV" ] || fail "B ran kernel $kernel, expected its own $KV (A's is $CKV)"
+	echo "   B's own kernel ran: uname -r = $kernel (A's is $CKV)"
+	hook B
+	agree "after the hook of B"
+	sctl mark-good
+	judge "ORDER=B A;B_OK=1;B_TRY=0;B_LEFT=3"
+	agree "after mark-good of B"
+	status
+	slot_is B good
+
+	# 4. A and B both broken: slotctl installs a broken A, and B's
+	# partition is damaged behind slotctl's back (its kernel now panics
+	# too). A's tries run out, then B's, then GRUB boots R.
+	slot_install A4-broken A "$GDIR/slots/B-broken"
+	judge "ORDER=A B;A_OK=1;A_TRY=0;A_LEFT=3;B_LEFT=3"
+	agree "after install of the broken A"
+	"$IMAGES_DIR/build-grub-disk.sh" slot B "$GDIR/slots/B-broken"
+	for s in A B; do
+		left=3 tries=0
+		while [ $left -gt 0 ]; do
+			left=$((left - 1)) tries=$((tries + 1))
+			if [ $tries = 1 ]; then saved="${s}_LEFT=$left;${s}_TRY=1"; else saved="${s}_LEFT=$left"; fi
+			gboot "story-both-$s-$tries" slotctl "$s" cloud panic "$saved"
+			after_boot
+		done
+	done
+	gboot story-R slotctl R cloud poweroff -
+	after_boot
+	hook R
+	judge ""
+	status
+	slot_is A bad
+	slot_is B bad
+	fellback A
+	fellback B
+	agree "after the hook of R"
+	echo "   both broken: 6 panics (A 3, B 3), then R; slotctl status: A bad, B bad, fell-back events for both, no disagreements"
+	echo "   phase 2: $((nboot - story_first + 1)) boots"
+fi
 
 # ---------------------------------------------------------------- timings
 median() { sort -n | awk '{ a[NR] = $1 } END { if (NR == 0) print "-"; else if (NR % 2) print a[(NR + 1) / 2]; else printf "%.2f\n", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
@@ -332,6 +634,12 @@ printf '   whole boot, QEMU start to exit:        %s (all)  %s (to power-off)  %
 	"$(awk '{ print $4 }' "$RUN/boots.txt" | median)" \
 	"$(awk '$3 == "poweroff" { print $4 }' "$RUN/boots.txt" | median)" \
 	"$(awk '$3 == "panic" { print $4 }' "$RUN/boots.txt" | median)"
+if has_phase story; then
+	printf '   phase 2 (slotctl writes the environments), whole boot:  %s (all %s)  %s (to power-off)  %s (panics)\n' \
+		"$(awk '$2 ~ /^story-/ { print $4 }' "$RUN/boots.txt" | median)" "$(awk '$2 ~ /^story-/' "$RUN/boots.txt" | wc -l)" \
+		"$(awk '$2 ~ /^story-/ && $3 == "poweroff" { print $4 }' "$RUN/boots.txt" | median)" \
+		"$(awk '$2 ~ /^story-/ && $3 == "panic" { print $4 }' "$RUN/boots.txt" | median)"
+fi
 printf '   firmware (OVMF) until GRUB starts:     %s\n' "$(awk '$5 != "-" { print $5 }' "$RUN/boots.txt" | median)"
 printf '   GRUB until the kernel prints (choose, save_env, load, unpack): %s\n' \
 	"$(awk '$5 != "-" && $6 != "-" { printf "%.2f\n", $6 - $5 }' "$RUN/boots.txt" | median)"
