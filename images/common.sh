@@ -56,3 +56,21 @@ part_start() { # $1 = a|b|r|d
 }
 DISK=$DDIR/disk.img
 data_fs() { echo "$DISK?offset=$(($(part_start d) * 512))"; }
+
+# Installs the Debian packages named that are missing (apt-get, as root);
+# the log goes to $TMPDIR/slotctl-<script>-apt.log.
+install_packages() {
+	missing=
+	for p in "$@"; do
+		dpkg-query -W -f '${Status}' "$p" 2> /dev/null | grep -q 'ok installed' || missing="$missing $p"
+	done
+	[ -n "$missing" ] || return 0
+	say "installing Debian packages:$missing"
+	t=$(now_s)
+	apt_log="${TMPDIR:-/tmp}/slotctl-${0##*/}-apt.log"
+	apt-get update -q > /dev/null || die "apt-get update failed"
+	# shellcheck disable=SC2086
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $missing > "$apt_log" 2>&1 ||
+		die "apt-get install$missing failed (log: $apt_log)"
+	say "packages installed ($(elapsed "$t") s)"
+}

@@ -80,19 +80,8 @@ T_START=$(now_s)
 # grub-editenv, grub-fstest, grub-script-check), ovmf, mtools and dosfstools
 # (the ESP without mounting it), busybox-static (the test initramfs), fdisk
 # (sfdisk), and what fetch-kernel.sh uses.
-PKGS="grub-efi-amd64-bin grub-common ovmf mtools dosfstools qemu-system-x86 busybox-static e2fsprogs fdisk file kmod binutils xz-utils"
-missing=
-for p in $PKGS; do
-	dpkg-query -W -f '${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing="$missing $p"
-done
-if [ -n "$missing" ]; then
-	say "installing Debian packages:$missing"
-	t=$(now_s)
-	apt-get update -q > /dev/null || die "apt-get update failed"
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $missing > "${TMPDIR:-/tmp}/slotctl-grub-apt.log" 2>&1 ||
-		die "apt-get install$missing failed (log: ${TMPDIR:-/tmp}/slotctl-grub-apt.log)"
-	say "packages installed ($(elapsed "$t") s)"
-fi
+PKGS="grub-efi-amd64-bin grub-common ovmf mtools dosfstools qemu-system-x86 busybox-static e2fsprogs fdisk file kmod binutils xz-utils jq"
+install_packages $PKGS
 need qemu-system-x86_64 timeout flock grub-editenv mcopy perl
 OVMF_CODE=/usr/share/OVMF/OVMF_CODE_4M.fd
 OVMF_VARS=/usr/share/OVMF/OVMF_VARS_4M.fd

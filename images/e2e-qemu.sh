@@ -40,18 +40,7 @@ T_START=$(now_s)
 # whose exact-version dependency upgrades the host's libudev1/systemd),
 # e2fsprogs (mke2fs -d, debugfs), fdisk (sfdisk), and small tools.
 PKGS="qemu-system-x86 busybox-static initramfs-tools e2fsprogs fdisk zstd xz-utils binutils file jq kmod"
-missing=
-for p in $PKGS; do
-	dpkg-query -W -f '${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing="$missing $p"
-done
-if [ -n "$missing" ]; then
-	say "installing Debian packages:$missing"
-	t=$(now_s)
-	apt-get update -q > /dev/null || die "apt-get update failed"
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $missing > "${TMPDIR:-/tmp}/slotctl-e2e-apt.log" 2>&1 ||
-		die "apt-get install$missing failed (log: ${TMPDIR:-/tmp}/slotctl-e2e-apt.log)"
-	say "packages installed ($(elapsed "$t") s)"
-fi
+install_packages $PKGS
 need qemu-system-x86_64 timeout debugfs jq flock
 
 mkdir -p "$WORK" "$BDIR" "$LOGDIR"

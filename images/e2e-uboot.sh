@@ -82,19 +82,7 @@ fi
 
 # ---------------------------------------------------------------- packages
 PKGS="u-boot-qemu u-boot-tools libubootenv-tool qemu-system-arm e2fsprogs fdisk cpio jq"
-missing=
-for p in $PKGS; do
-	dpkg-query -W -f '${Status}' "$p" 2> /dev/null | grep -q 'ok installed' || missing="$missing $p"
-done
-if [ -n "$missing" ]; then
-	say "installing Debian packages:$missing"
-	t=$(now_s)
-	apt-get update -q > /dev/null || die "apt-get update failed"
-	# shellcheck disable=SC2086
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $missing > "${TMPDIR:-/tmp}/slotctl-uboot-apt.log" 2>&1 ||
-		die "apt-get install$missing failed (log: ${TMPDIR:-/tmp}/slotctl-uboot-apt.log)"
-	say "packages installed ($(elapsed "$t") s)"
-fi
+install_packages $PKGS
 need qemu-system-aarch64 fw_printenv fw_setenv mkenvimage mkimage timeout flock cmp jq
 
 mkdir -p "$UWORK" "$ULOGDIR"
