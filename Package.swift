@@ -94,9 +94,11 @@ let package = Package(
             swiftSettings: swiftSettings),
 
         // The C API, exported through a version script so only slotctl_* is visible.
+        // No Foundation: checks and updates run in the update module (slotctl-update),
+        // a child process.
         .target(
             name: "CSlotctl",
-            dependencies: ["SlotCore", "SlotUpdate"],
+            dependencies: ["SlotCore", "SlotCrypto"],
             exclude: ["slotctl.map"],
             swiftSettings: swiftSettings,
             linkerSettings: [

@@ -49,6 +49,16 @@ struct UpdateCommand: AsyncParsableCommand {
 
     func run() async throws {
         let engine = try UpdateEngine(manager: global.manager())
+        // SIGTERM (the C API's slotctl_cancel_update) and SIGINT cancel the
+        // update: it ends cancelled, the target slot left unbootable.
+        let cancellers = [SIGTERM, SIGINT].map { number in
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler { engine.cancel() }
+            source.resume()
+            return source
+        }
+        defer { cancellers.forEach { $0.cancel() } }
         let bar = json ? nil : ProgressBar(label: "updating")
         let printer = json ? ProgressPrinter() : nil
         let outcome = try await engine.update { progress in
