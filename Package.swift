@@ -15,6 +15,8 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "slotctl", targets: ["slotctl"]),
+        // The update module: `slotctl check|update|daemon` exec it (libexec/slotctl/slotctl-update).
+        .executable(name: "slotctl-update", targets: ["slotctl-update"]),
         .executable(name: "slot-boot", targets: ["slot-boot"]),
         .executable(name: "slot-server", targets: ["slot-server"]),
         .library(name: "SlotCore", targets: ["SlotCore", "SlotCrypto"]),
@@ -94,9 +96,11 @@ let package = Package(
             swiftSettings: swiftSettings),
 
         // The C API, exported through a version script so only slotctl_* is visible.
+        // No Foundation: checks and updates run in the update module (slotctl-update),
+        // a child process.
         .target(
             name: "CSlotctl",
-            dependencies: ["SlotCore", "SlotUpdate"],
+            dependencies: ["SlotCore", "SlotCrypto"],
             exclude: ["slotctl.map"],
             swiftSettings: swiftSettings,
             linkerSettings: [
@@ -109,10 +113,28 @@ let package = Package(
                 ])
             ]),
 
+        // What slotctl and its update module share: --config, error reporting, progress bars.
+        .target(
+            name: "SlotctlCLI",
+            dependencies: [
+                "SlotCore", "SlotCrypto",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: swiftSettings),
+        // The command line without Foundation: every command that works on the slots
+        // and the state. check, update and daemon exec the update module below.
         .executableTarget(
             name: "slotctl",
             dependencies: [
-                "SlotCore", "SlotCodec", "SlotCrypto", "SlotUpdate", "SlotWire",
+                "SlotCore", "SlotCodec", "SlotCrypto", "SlotWire", "SlotctlCLI",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: swiftSettings),
+        // check, update, daemon: Foundation URLSession, kept out of slotctl.
+        .executableTarget(
+            name: "slotctl-update",
+            dependencies: [
+                "SlotCore", "SlotUpdate", "SlotWire", "SlotctlCLI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings),

@@ -42,7 +42,7 @@ CONF
 # Runs the caller's `ours` and `baseline` functions (each prints its seconds)
 # RUNS times, alternating which goes first, prints each pair and runs the
 # optional hook after it; leaves the medians in $mo, $mb and of the per-run
-# ratios in $mr.
+# ratios in $mr. ALT_UNIT names the unit the functions print in (default s).
 #   alternate RUNS "slotctl install" "dd+cksum" [HOOK]
 alternate() {
     local runs=$1 ours_label=$2 base_label=$3 hook=${4:-}
@@ -51,7 +51,7 @@ alternate() {
         if [ $((run % 2)) -eq 1 ]; then o=$(ours); b=$(baseline); else b=$(baseline); o=$(ours); fi
         r=$(echo "scale=3; $o / $b" | bc)
         ours_times+=("$o"); base_times+=("$b"); ratios+=("$r")
-        printf 'run %d: %s %.3f s   %s %.3f s   ratio %.2f\n' "$run" "$ours_label" "$o" "$base_label" "$b" "$r"
+        printf 'run %d: %s %.3f %s   %s %.3f %s   ratio %.2f\n' "$run" "$ours_label" "$o" "${ALT_UNIT:-s}" "$base_label" "$b" "${ALT_UNIT:-s}" "$r"
         [ -z "$hook" ] || "$hook"
     done
     mo=$(median "${ours_times[@]}"); mb=$(median "${base_times[@]}"); mr=$(median "${ratios[@]}")

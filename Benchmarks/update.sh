@@ -21,8 +21,9 @@ if ! need nginx || ! need curl || ! need bc; then
 fi
 cd "$ROOT"
 if [ -z "${BIN:-}" ]; then
-    echo "building slotctl and slot-server (release)..." >&2
+    echo "building slotctl, its update module and slot-server (release)..." >&2
     swift build -c release --product slotctl >&2
+    swift build -c release --product slotctl-update >&2
     swift build -c release --product slot-server >&2
     BIN=$(swift build -c release --show-bin-path)
 fi

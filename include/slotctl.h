@@ -5,11 +5,14 @@
  * Link with `pkg-config --cflags --libs slotctl` (-lslotctl). The library's
  * soname is libslotctl.so.1 and it exports only the slotctl_* symbols below
  * (symbol version SLOTCTL_1). It carries its own copy of the Swift runtime
- * and Foundation (linked statically), so the host needs no Swift install:
- * its dependencies are libc, libm, libstdc++, libgcc_s, libz, libblkid and
- * libcurl (for the update client). Two consequences: a process that loads
- * it next to another Swift runtime has two of them (they do not share
- * anything, which is fine for this API), and the library must not be
+ * (linked statically, without Foundation), so the host needs no Swift
+ * install: its dependencies are libc, libm, libstdc++, libgcc_s, libz and
+ * libblkid. Checks and updates run in the update module, a separate program
+ * ($PREFIX/libexec/slotctl/slotctl-update, or $SLOTCTL_UPDATE_MODULE) that
+ * the library starts as a child process: that is where Foundation, URLSession
+ * and libcurl are, once per device. Two consequences: a process that loads
+ * the library next to another Swift runtime has two of them (they do not
+ * share anything, which is fine for this API), and the library must not be
  * unloaded while an update runs (close every handle before dlclose).
  *
  * Conventions, for every function unless its comment says otherwise:
@@ -65,6 +68,10 @@ extern "C" {
 #define SLOTCTL_ERR_ARG 6
 /* C API only: a result could not be allocated. */
 #define SLOTCTL_ERR_NOMEM 7
+/* Updates only: the update module ($PREFIX/libexec/slotctl/slotctl-update,
+ * which runs check and update as a child process) is not installed.
+ * The CLI's exit code 8. */
+#define SLOTCTL_ERR_NOMODULE 8
 
 /* An open system: one config file and its state. Opaque. */
 typedef struct slotctl *slotctl_t;
@@ -162,20 +169,22 @@ int slotctl_current_version(slotctl_t h, char **version);
 
 /* Asks the update server (config [update] server, channel) whether there is
  * an update for this device, first reporting queued events. Blocks the
- * calling thread until the server answered (on the library's own threads;
- * the caller may be any thread). *available is 1 when a release that
+ * calling thread until the server answered (the update module does the
+ * work; the caller may be any thread). *available is 1 when a release that
  * verifies (signature, compatible, security floor) and differs from the
  * running version is on offer, else 0. A server that does not answer
  * times out after 30 s (SLOTCTL_ERR_IO). Returns SLOTCTL_ERR_USAGE when no
  * server is configured, SLOTCTL_ERR_IO when the server cannot be reached,
- * SLOTCTL_ERR_VERIFY when the release on offer does not verify. */
+ * SLOTCTL_ERR_VERIFY when the release on offer does not verify,
+ * SLOTCTL_ERR_NOMODULE when the update module is not installed. */
 int slotctl_check_update(slotctl_t h, int *available);
 
 /* Starts an update in the background and returns at once: check, download
  * into the inactive slot, verify, mark it ready (never reboots). Follow it
  * with slotctl_update_progress(). Returns SLOTCTL_ERR_REFUSED when an
  * update is already running on this handle, SLOTCTL_ERR_USAGE when no
- * server is configured; failures of the update itself are reported through
+ * server is configured, SLOTCTL_ERR_NOMODULE when the update module is not
+ * installed; failures of the update itself are reported through
  * the progress (state FAILED, error). */
 int slotctl_start_update(slotctl_t h);
 

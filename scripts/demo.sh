@@ -7,7 +7,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 if [ -z "${SLOTCTL:-}" ]; then
     echo "building slotctl and slot-server (the first build takes a few minutes)..." >&2
-    (cd "$ROOT" && swift build --product slotctl >&2 && swift build --product slot-server >&2)
+    (cd "$ROOT" && swift build --product slotctl >&2 && swift build --product slotctl-update >&2 && swift build --product slot-server >&2)
     SLOTCTL=$(cd "$ROOT" && swift build --show-bin-path)/slotctl
 fi
 SLOT_SERVER=${SLOT_SERVER:-$(dirname "$SLOTCTL")/slot-server}

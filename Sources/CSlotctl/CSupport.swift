@@ -1,4 +1,3 @@
-import Dispatch
 import Glibc
 import SlotCore
 import Synchronization
@@ -44,33 +43,5 @@ enum ThreadError {
     static func copy() -> UnsafeMutablePointer<CChar>? {
         guard let value = pthread_getspecific(key) else { return nil }
         return strdup(value.assumingMemoryBound(to: CChar.self))
-    }
-}
-
-/// Runs async Swift code for a blocking C call: the work runs as a detached
-/// task on the library's own cooperative pool while the calling (C) thread
-/// waits on a semaphore. The caller's thread is never a pool thread of this
-/// library's runtime (the library carries its own copy of the runtime, see
-/// slotctl.h), so waiting here cannot starve the pool.
-enum Blocking {
-    private final class Outcome<T: Sendable>: Sendable {
-        let value = Mutex<Result<T, SlotError>?>(nil)
-        let done = DispatchSemaphore(value: 0)
-    }
-
-    static func run<T: Sendable>(_ body: @escaping @Sendable () async throws(SlotError) -> T) -> Result<T, SlotError> {
-        let outcome = Outcome<T>()
-        Task.detached {
-            let result: Result<T, SlotError>
-            do throws(SlotError) {
-                result = .success(try await body())
-            } catch {
-                result = .failure(error)
-            }
-            outcome.value.withLock { $0 = result }
-            outcome.done.signal()
-        }
-        outcome.done.wait()
-        return outcome.value.withLock { $0! }
     }
 }

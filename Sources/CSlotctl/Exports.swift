@@ -1,7 +1,6 @@
 import Glibc
 import SlotCore
 import SlotCrypto
-import SlotUpdate
 
 // The C API of libslotctl.so. Every function here is declared and documented
 // in include/slotctl.h, which is the reference for callers; the comments here
@@ -164,9 +163,14 @@ public func slotctl_check_update(_ pointer: OpaquePointer?, _ available: UnsafeM
     return withHandle(pointer, "slotctl_check_update") { (handle) throws(CFailure) in
         guard let available else { throw CFailure.null("slotctl_check_update", "available") }
         let offered = try handle.serialized { () throws(CFailure) -> Bool in
-            let engine = try handle.engine()
-            let result = Blocking.run { () async throws(SlotError) -> Bool in try await engine.check() != nil }
-            return try bridging { () throws(SlotError) in try result.get() }
+            // `slotctl check`, run by the update module: 0 offered, 1 up to date.
+            let module = try ModuleProcess.start(["--config", handle.manager.config.path, "check"])
+            let (status, stderr) = module.finish { _ in }
+            switch status {
+            case 0: return true
+            case 1: return false
+            default: throw CFailure(ModuleProcess.cStatus(status), ModuleProcess.message(stderr, status: status))
+            }
         }
         available.pointee = offered ? 1 : 0
     }
@@ -175,14 +179,7 @@ public func slotctl_check_update(_ pointer: OpaquePointer?, _ available: UnsafeM
 @_cdecl("slotctl_start_update")
 public func slotctl_start_update(_ pointer: OpaquePointer?) -> Int32 {
     withHandle(pointer, "slotctl_start_update") { (handle) throws(CFailure) in
-        try handle.serialized { () throws(CFailure) in
-            let engine = try handle.engine()
-            // `start()` marks the update checking before its task runs, so an
-            // in-flight state also catches an update whose task has not begun.
-            guard !engine.isRunning, !engine.progress.state.isInFlight, engine.start() else {
-                throw CFailure(SlotError(.lockHeld, "an update is already running on this handle"))
-            }
-        }
+        try handle.serialized { () throws(CFailure) in try handle.startUpdate() }
     }
 }
 
@@ -190,16 +187,16 @@ public func slotctl_start_update(_ pointer: OpaquePointer?) -> Int32 {
 public func slotctl_update_progress(_ pointer: OpaquePointer?, _ out: UnsafeMutableRawPointer?) -> Int32 {
     withHandle(pointer, "slotctl_update_progress") { (handle) throws(CFailure) in
         guard let out else { throw CFailure.null("slotctl_update_progress", "out") }
-        let progress = handle.existingEngine?.progress ?? UpdateProgress(state: .idle)
+        let progress = handle.update?.progress ?? ModuleUpdate.Progress(state: UpdateStateCode.idle)
         // struct slotctl_progress { int state; uint64_t bytes_done; uint64_t bytes_total; int32_t error; }:
         // offsets 0, 8, 16, 24 on every LP64 and ILP32 ABI with 8-byte uint64_t alignment
         // (checked by Tests/capi/capi_test.c with offsetof).
-        out.storeBytes(of: progress.state.cValue, toByteOffset: 0, as: Int32.self)
+        out.storeBytes(of: progress.state, toByteOffset: 0, as: Int32.self)
         out.storeBytes(of: progress.bytesDone, toByteOffset: 8, as: UInt64.self)
         out.storeBytes(of: progress.bytesTotal, toByteOffset: 16, as: UInt64.self)
-        out.storeBytes(of: progress.error.map(CStatus.of) ?? 0, toByteOffset: 24, as: Int32.self)
-        if let error = progress.error, progress.state == .failed || progress.state == .cancelled {
-            handle.record(CFailure(error))
+        out.storeBytes(of: progress.error, toByteOffset: 24, as: Int32.self)
+        if progress.error != 0, progress.state == UpdateStateCode.failed || progress.state == UpdateStateCode.cancelled {
+            handle.record(CFailure(progress.error, progress.message ?? "the update failed"))
         }
     }
 }
@@ -207,6 +204,6 @@ public func slotctl_update_progress(_ pointer: OpaquePointer?, _ out: UnsafeMuta
 @_cdecl("slotctl_cancel_update")
 public func slotctl_cancel_update(_ pointer: OpaquePointer?) -> Int32 {
     withHandle(pointer, "slotctl_cancel_update") { handle in
-        handle.existingEngine?.cancel()
+        if let update = handle.update, update.isRunning { update.cancel() }
     }
 }

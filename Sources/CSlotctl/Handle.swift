@@ -1,10 +1,9 @@
 import Glibc
 import SlotCore
-import SlotUpdate
 import Synchronization
 
-/// What a `slotctl_t` points at: one configured system, the update engine
-/// made for it on first use, and the last failure's message.
+/// What a `slotctl_t` points at: one configured system, the update the
+/// update module runs for it, and the last failure's message.
 ///
 /// Two locks, always taken in this order and never the other way round:
 /// - `operations` serialises the calls that read or change the state or talk
@@ -20,8 +19,8 @@ final class SlotctlHandle: Sendable {
 
     private struct Shared {
         var lastError: String?
-        /// Made on the first update call; keeps the update's progress.
-        var engine: UpdateEngine?
+        /// The last update started (`slotctl_start_update`); keeps its progress.
+        var update: ModuleUpdate?
     }
 
     init(manager: SlotManager) {
@@ -58,55 +57,27 @@ final class SlotctlHandle: Sendable {
 
     // MARK: - Updates
 
-    /// The engine, made now if this is the first update call. Call it under
-    /// the operation lock (it may create the client id file).
-    func engine() throws(CFailure) -> UpdateEngine {
-        if let engine = shared.withLock({ $0.engine }) { return engine }
-        let made: UpdateEngine
-        do {
-            made = try UpdateEngine(manager: manager)
-        } catch {
-            throw CFailure(error)
+    /// The update the module runs for this handle, if one was started.
+    var update: ModuleUpdate? { shared.withLock { $0.update } }
+
+    /// Starts an update unless one is running (call it under the operation lock).
+    func startUpdate() throws(CFailure) {
+        if let running = update, running.isRunning {
+            throw CFailure(SlotError(.lockHeld, "an update is already running on this handle"))
         }
-        shared.withLock { $0.engine = made }
-        return made
+        guard manager.config.update.server != nil else {
+            throw CFailure(SlotError(.invalidConfig, "\(manager.config.path): [update] server is not set"))
+        }
+        update?.join()
+        let started = try ModuleUpdate(config: manager.config.path)
+        shared.withLock { $0.update = started }
     }
 
-    /// The engine if an update call made one; progress and cancel never make it.
-    var existingEngine: UpdateEngine? { shared.withLock { $0.engine } }
-
-    /// Cancels a running update and waits until it has stopped, so no thread
-    /// of the update outlives the handle. (Repeating the request is harmless;
-    /// one suffices since `start()` clears the flag before returning.)
+    /// Cancels a running update and waits until the module has exited, so no
+    /// thread of the update outlives the handle.
     func stopUpdate() {
-        guard let engine = existingEngine else { return }
-        while engine.isRunning || engine.progress.state.isInFlight {
-            engine.cancel()
-            usleep(5_000)
-        }
-    }
-}
-
-extension UpdateState {
-    /// Started and not finished: between `start()` and a final state.
-    var isInFlight: Bool {
-        switch self {
-        case .checking, .downloading, .installing: true
-        default: false
-        }
-    }
-
-    /// The `slotctl_update_state` value (`SLOTCTL_UPDATE_*` in slotctl.h).
-    var cValue: Int32 {
-        switch self {
-        case .idle: 0
-        case .checking: 1
-        case .downloading: 2
-        case .installing: 3
-        case .readyToReboot: 4
-        case .upToDate: 5
-        case .failed: 6
-        case .cancelled: 7
-        }
+        guard let update else { return }
+        if update.isRunning { update.cancel() }
+        update.join()
     }
 }

@@ -1,8 +1,8 @@
 import SlotCore
 
 /// The status codes of the C API (`SLOTCTL_OK`, `SLOTCTL_ERR_*` in
-/// `include/slotctl.h`). 2 to 5 are the CLI's exit-code families; 6 and 7
-/// exist only in the C API.
+/// `include/slotctl.h`). 2 to 5 and 8 are the CLI's exit-code families; 6
+/// and 7 exist only in the C API.
 enum CStatus {
     static let ok: Int32 = 0
     /// Usage or configuration: bad config, unknown slot name, nothing to name.
@@ -18,6 +18,9 @@ enum CStatus {
     static let invalidArgument: Int32 = 6
     /// A result could not be allocated.
     static let outOfMemory: Int32 = 7
+    /// Updates only: the update module (slotctl-update) is not installed;
+    /// the CLI's exit code 8.
+    static let moduleMissing: Int32 = 8
 
     static func of(_ error: SlotError) -> Int32 { error.exitCode }
 }

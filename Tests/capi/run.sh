@@ -49,7 +49,7 @@ else
 fi
 
 step "the installed tree"
-for f in bin/slotctl bin/slot-boot bin/slot-server lib/libslotctl.so.1.0.0 include/slotctl.h lib/pkgconfig/slotctl.pc; do
+for f in bin/slotctl libexec/slotctl/slotctl-update bin/slot-boot bin/slot-server lib/libslotctl.so.1.0.0 include/slotctl.h lib/pkgconfig/slotctl.pc; do
     [ -f "$P/$f" ] || fail "$P/$f is missing"
 done
 [ "$(readlink "$P/lib/libslotctl.so.1")" = libslotctl.so.1.0.0 ] || fail "lib/libslotctl.so.1 does not link to libslotctl.so.1.0.0"
@@ -83,7 +83,7 @@ say "exports: $(echo "$exported" | grep -c '^slotctl_') slotctl_* functions, not
 declared=$(sed -n 's/^[a-z].* \**\(slotctl_[a-z_]*\)(.*/\1/p' "$P/include/slotctl.h" | sort)
 [ "$declared" = "$(echo "$exported" | sed -n 's/@@SLOTCTL_1//p' | sort)" ] || fail "slotctl.h and the exports differ: $declared"
 # No Swift runtime needed by anything installed.
-for f in lib/libslotctl.so.1.0.0 bin/slotctl bin/slot-server; do
+for f in lib/libslotctl.so.1.0.0 bin/slotctl libexec/slotctl/slotctl-update bin/slot-server; do
     deps=$(ldd "$P/$f") || fail "ldd $f failed"
     if grep -q 'not found' <<< "$deps"; then fail "$f: $(grep 'not found' <<< "$deps" | tr '\n' ' ')"; fi
     if grep -qi 'swift\|/opt/' <<< "$deps"; then fail "$f needs the Swift runtime: $(grep -i 'swift\|/opt/' <<< "$deps" | tr '\n' ' ')"; fi
@@ -91,7 +91,14 @@ for f in lib/libslotctl.so.1.0.0 bin/slotctl bin/slot-server; do
 done
 say "ldd libslotctl.so: $(ldd "$LIB" | awk '/=>/ {print $1}' | head -8 | tr '\n' ' ')... (no libswift*)"
 if ldd "$P/bin/slot-boot" > /dev/null 2>&1; then fail "slot-boot is dynamically linked"; fi
-say "slot-boot: static; slotctl, slot-server: no libswift*"
+say "slot-boot: static; slotctl, slotctl-update, slot-server: no libswift*"
+# make install strips; slotctl (it runs on every boot) loads no Foundation.
+for f in bin/slotctl libexec/slotctl/slotctl-update bin/slot-boot bin/slot-server lib/libslotctl.so.1.0.0; do
+    file -b "$P/$f" | grep -q ', stripped' || fail "$f is not stripped"
+done
+if ldd "$P/bin/slotctl" | grep -q 'libFoundation\.so\|libFoundationNetworking\|ICU'; then fail "slotctl loads Foundation"; fi
+if grep -q 'icudt' "$P/bin/slotctl"; then fail "slotctl carries the ICU data"; fi
+say "all stripped; slotctl carries no Foundation, no ICU data"
 env -i PATH=/usr/bin:/bin "$P/bin/slotctl" --help > /dev/null || fail "installed slotctl does not run without the toolchain on PATH"
 env -i PATH=/usr/bin:/bin "$P/bin/slot-server" --help > /dev/null || fail "installed slot-server does not run without the toolchain on PATH"
 export PKG_CONFIG_PATH=$P/lib/pkgconfig

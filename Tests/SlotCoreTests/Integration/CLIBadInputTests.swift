@@ -67,6 +67,30 @@ struct CLIBadInputTests {
         }
     }
 
+    /// check, update and daemon run the update module (slotctl-update); without
+    /// it they fail with exit 8 and say so, and nothing else is affected.
+    @Test func updateCommandsNeedTheUpdateModule() throws {
+        let box = try provisioned()
+        let before = fingerprint(box)
+        let missing = ["SLOTCTL_UPDATE_MODULE": box.dir.file("no-such-module")]
+        for args in [["check"], ["update", "--json"], ["daemon", "--cycles", "1"], ["help", "check"]] {
+            let result = CLI.slotctl(args, config: box.configPath, environment: missing)
+            #expect(result.status == 8, "\(args): \(result.stderr)")
+            #expect(result.stderr.contains("needs the update module, which is not installed"), "\(args): \(result.stderr)")
+        }
+        #expect(CLI.slotctl(["status"], config: box.configPath, environment: missing).status == 0)
+        #expect(CLI.slotctl(["mark-good"], config: box.configPath, environment: missing).status == 0)
+        // The module built next to slotctl is found and runs with the same arguments
+        // (this sandbox has no [update] section: a configuration error, not exit 8).
+        if FileManager.default.isExecutableFile(atPath: CLI.binDirectory + "/slotctl-update") {
+            let result = CLI.slotctl(["check"], config: box.configPath)
+            #expect(result.status == 2, "\(result.stderr)")
+            #expect(!result.stderr.contains("update module"), "\(result.stderr)")
+            #expect(CLI.slotctl(["check", "--help"], config: box.configPath).stdout.contains("--json"))
+        }
+        #expect(fingerprint(box).a == before.a && fingerprint(box).r == before.r)
+    }
+
     @Test func aWrongCRCLeavesTheTargetBadAndTheBootedSlotIntact() throws {
         let box = try provisioned()
         let aBefore = box.dir.read("a.img")

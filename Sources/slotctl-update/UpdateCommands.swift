@@ -3,6 +3,7 @@ import Foundation
 import SlotCore
 import SlotUpdate
 import SlotWire
+import SlotctlCLI
 
 struct CheckCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -48,6 +49,16 @@ struct UpdateCommand: AsyncParsableCommand {
 
     func run() async throws {
         let engine = try UpdateEngine(manager: global.manager())
+        // SIGTERM (the C API's slotctl_cancel_update) and SIGINT cancel the
+        // update: it ends cancelled, the target slot left unbootable.
+        let cancellers = [SIGTERM, SIGINT].map { number in
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler { engine.cancel() }
+            source.resume()
+            return source
+        }
+        defer { cancellers.forEach { $0.cancel() } }
         let bar = json ? nil : ProgressBar(label: "updating")
         let printer = json ? ProgressPrinter() : nil
         let outcome = try await engine.update { progress in
@@ -83,37 +94,6 @@ final class ProgressPrinter: Sendable {
         }
         let line = JSONValue.object(members).serialized + "\n"
         FileHandle.standardOutput.write(Data(line.utf8))
-    }
-}
-
-struct CurrentCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "current",
-        abstract: "Print the version of the booted slot.")
-
-    @OptionGroup var global: GlobalOptions
-
-    func run() throws {
-        let manager = try global.manager()
-        let state = try manager.store.load()
-        let booted = try manager.requireBooted("current")
-        guard let version = state[booted].version else {
-            throw SlotError(.notProvisioned, "slot \(booted) has no recorded version")
-        }
-        print(version)
-    }
-}
-
-struct PathCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "path",
-        abstract: "Print what to load or mount: the booted slot's device or payload file.")
-
-    @OptionGroup var global: GlobalOptions
-
-    func run() throws {
-        let manager = try global.manager()
-        print(try manager.activePath())
     }
 }
 

@@ -3,18 +3,18 @@ import Synchronization
 
 /// A one-line progress bar on stderr, redrawn in place; silent off a TTY.
 /// Updates may come from any thread.
-final class ProgressBar: Sendable {
+public final class ProgressBar: Sendable {
     private let label: String
     private let enabled: Bool
     private let started = ProgressBar.now()
     private let lastDraw = Mutex(0.0)
 
-    init(label: String) {
+    public init(label: String) {
         self.label = label
         enabled = Terminal.stderrIsTTY
     }
 
-    func update(done: UInt64, total: UInt64?) {
+    public func update(done: UInt64, total: UInt64?) {
         guard enabled else { return }
         let now = Self.now()
         let due = lastDraw.withLock { last in
@@ -38,11 +38,11 @@ final class ProgressBar: Sendable {
         Terminal.writeStderr(line + "\u{1B}[K")
     }
 
-    func finish() {
+    public func finish() {
         if enabled { Terminal.writeStderr("\n") }
     }
 
-    static func now() -> Double {
+    public static func now() -> Double {
         var ts = timespec()
         clock_gettime(CLOCK_MONOTONIC, &ts)
         return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9

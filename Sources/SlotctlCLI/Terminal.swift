@@ -1,30 +1,30 @@
 import Glibc
 
 /// What the terminal can do: colour and progress bars only on a TTY.
-enum Terminal {
-    static var stdoutIsTTY: Bool { isatty(STDOUT_FILENO) == 1 }
-    static var stderrIsTTY: Bool { isatty(STDERR_FILENO) == 1 }
+public enum Terminal {
+    public static var stdoutIsTTY: Bool { isatty(STDOUT_FILENO) == 1 }
+    public static var stderrIsTTY: Bool { isatty(STDERR_FILENO) == 1 }
 
     /// Colour when stdout is a TTY, `NO_COLOR` is unset and TERM is not dumb.
-    static var useColor: Bool {
+    public static var useColor: Bool {
         guard stdoutIsTTY, getenv("NO_COLOR") == nil else { return false }
         if let term = getenv("TERM"), String(cString: term) == "dumb" { return false }
         return true
     }
 
-    enum Color: String {
+    public enum Color: String {
         case red = "31", green = "32", yellow = "33", blue = "34", dim = "2", bold = "1"
     }
 
-    static func paint(_ text: String, _ color: Color) -> String {
+    public static func paint(_ text: String, _ color: Color) -> String {
         useColor ? "\u{1B}[\(color.rawValue)m\(text)\u{1B}[0m" : text
     }
 
-    static func printError(_ message: String) {
+    public static func printError(_ message: String) {
         writeStderr("slotctl: error: \(message)\n")
     }
 
-    static func writeStderr(_ text: String) {
+    public static func writeStderr(_ text: String) {
         var text = text
         text.withUTF8 { bytes in _ = Glibc.write(STDERR_FILENO, bytes.baseAddress, bytes.count) }
     }

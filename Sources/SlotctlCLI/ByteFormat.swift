@@ -1,6 +1,6 @@
 /// Human sizes (1.5 GiB) without Foundation formatters.
-enum ByteFormat {
-    static func format(_ bytes: UInt64) -> String {
+public enum ByteFormat {
+    public static func format(_ bytes: UInt64) -> String {
         let units = ["B", "KiB", "MiB", "GiB", "TiB"]
         var value = Double(bytes)
         var unit = 0

@@ -1,0 +1,20 @@
+import ArgumentParser
+import SlotctlCLI
+
+/// The update module: `slotctl check`, `slotctl update` and `slotctl daemon`,
+/// the commands that talk to the update server over Foundation's URLSession.
+///
+/// It is its own executable so that `slotctl`, which runs on every boot
+/// (`mark-good`) and in the boot path (`status`, `boot`), loads no
+/// Foundation: `slotctl check|update|daemon ARGS` execs this program
+/// (installed as `$PREFIX/libexec/slotctl/slotctl-update`) with the same
+/// arguments, so the command line, its output and its exit codes are those
+/// of `slotctl`.
+struct SlotctlUpdateCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "slotctl",
+        abstract: "The update module of slotctl: check, update, daemon (run through 'slotctl').",
+        subcommands: [CheckCommand.self, UpdateCommand.self, DaemonCommand.self])
+}
+
+await CommandRunner.main(SlotctlUpdateCommand.self, arguments: Array(CommandLine.arguments.dropFirst()))
