@@ -1,3 +1,4 @@
+import FoundationEssentials
 import Glibc
 import SlotCore
 import Synchronization
@@ -175,6 +176,18 @@ final class ModuleUpdate: Sendable {
         var message: String?
     }
 
+    /// One line of `slotctl-update update --json` (its ProgressPrinter).
+    private struct ProgressLine: Decodable {
+        struct Failure: Decodable {
+            var exitCode: Int64?
+            var message: String?
+        }
+        var state: String?
+        var bytesDone: UInt64?
+        var bytesTotal: UInt64?
+        var error: Failure?
+    }
+
     /// What the reader thread and the C calls share.
     private final class Shared: Sendable {
         let progress = Mutex(Progress())
@@ -193,14 +206,14 @@ final class ModuleUpdate: Sendable {
         let shared = self.shared
         reader = WorkerThread {
             let (status, stderr) = process.finish { line in
-                guard let json = try? JSONParser.parse(Array(line.utf8)) else { return }
+                guard let line = try? JSONDecoder().decode(ProgressLine.self, from: Data(line.utf8)) else { return }
                 shared.progress.withLock { progress in
-                    if let name = json["state"]?.stringValue, let code = UpdateStateCode.of(name) { progress.state = code }
-                    progress.bytesDone = json["bytesDone"]?.uint64Value ?? progress.bytesDone
-                    progress.bytesTotal = json["bytesTotal"]?.uint64Value ?? progress.bytesTotal
-                    if let error = json["error"] {
-                        progress.error = Int32(truncatingIfNeeded: error["exitCode"]?.uint64Value ?? UInt64(CStatus.io))
-                        progress.message = error["message"]?.stringValue
+                    if let name = line.state, let code = UpdateStateCode.of(name) { progress.state = code }
+                    progress.bytesDone = line.bytesDone ?? progress.bytesDone
+                    progress.bytesTotal = line.bytesTotal ?? progress.bytesTotal
+                    if let error = line.error {
+                        progress.error = Int32(truncatingIfNeeded: error.exitCode ?? Int64(CStatus.io))
+                        progress.message = error.message
                     }
                 }
             }
