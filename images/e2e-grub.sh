@@ -388,7 +388,7 @@ if has_phase cases; then
 	"$IMAGES_DIR/build-grub-disk.sh" slot B "$GDIR/slots/B-nokernel"
 	gboot B-no-kernel "ORDER=B A;$A_GOOD;B_OK=1;B_TRY=0;B_LEFT=1" B - grub-reboot "B_LEFT=0;B_TRY=1" "file \`/boot/vmlinuz' not found"
 
-	# The fixed update: B with its own (cloud) kernel again.
+	# The fixed update: B with its own (standard, not cloud) kernel again.
 	"$IMAGES_DIR/build-grub-disk.sh" slot B "$GDIR/slots/B"
 	gboot B-fixed "ORDER=B A;$A_GOOD;$B_NEW" B generic poweroff "B_LEFT=2;B_TRY=1"
 fi
