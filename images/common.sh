@@ -74,3 +74,18 @@ install_packages() {
 		die "apt-get install$missing failed (log: $apt_log)"
 	say "packages installed ($(elapsed "$t") s)"
 }
+
+# The host-side slotctl config of the bootloader stories (e2e-grub.sh,
+# e2e-uboot.sh): file slots a.img, b.img, r.img (readonly) and the state
+# beside it; the [boot] lines (bootloader and its environment) are given.
+# usage: write_story_config FILE COMPATIBLE BOOT-LINE...
+write_story_config() {
+	file=$1 compatible=$2
+	shift 2
+	{
+		printf '[system]\ncompatible = %s\nstate = state\nrun-dir = run\nmax-tries = 3\ndata = data\n\n' "$compatible"
+		printf '[slot.A]\ndevice = a.img\n[slot.B]\ndevice = b.img\n[slot.R]\ndevice = r.img\nreadonly = true\n\n[boot]\n'
+		printf '%s\n' "$@"
+	} > "$file"
+}
+

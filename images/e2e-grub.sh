@@ -403,26 +403,7 @@ if has_phase story; then
 	rm -rf "$SH"
 	mkdir -p "$SH/data" "$SH/run" "$SH/images"
 	for s in a b r; do truncate -s "${G_SLOT_MIB}M" "$SH/$s.img"; done
-	cat > "$SH/system.conf" <<CONF
-[system]
-compatible = slotctl-e2e-grub
-state = state
-run-dir = run
-max-tries = 3
-data = data
-
-[slot.A]
-device = a.img
-[slot.B]
-device = b.img
-[slot.R]
-device = r.img
-readonly = true
-
-[boot]
-bootloader = grub
-grubenv = grubenv
-CONF
+	write_story_config "$SH/system.conf" slotctl-e2e-grub "bootloader = grub" "grubenv = grubenv"
 	step=0
 	# sctl ARGS: slotctl on the host with this config; its output in the
 	# run's log, failing on a non-zero exit.

@@ -408,26 +408,7 @@ if phase story; then
 	cp --sparse=always "$UDISK" "$SDISK"
 	truncate -s "${UPART_SLOT_MIB}M" "$SDIR/a.img" "$SDIR/b.img"
 	cp "$SDIR/image-r.ext4" "$SDIR/r.img"
-	cat > "$SCONF" <<EOT
-[system]
-compatible = slotctl-uboot-e2e
-state = state
-run-dir = run
-max-tries = 3
-data = data
-
-[slot.A]
-device = a.img
-[slot.B]
-device = b.img
-[slot.R]
-device = r.img
-readonly = true
-
-[boot]
-bootloader = uboot
-uboot-env = $UFWCONFIG
-EOT
+	write_story_config "$SCONF" slotctl-uboot-e2e "bootloader = uboot" "uboot-env = $UFWCONFIG"
 
 	name=blank-flash
 	truncate -s 0 "$UFLASH1"
