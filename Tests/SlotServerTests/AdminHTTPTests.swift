@@ -5,7 +5,7 @@ import SlotWire
 import Testing
 
 /// The admin endpoints: deploy and upload, PATCH, listings, stats, devices.
-@Suite("Admin endpoints over HTTP")
+@Suite("Admin endpoints over HTTP", .serverThreads)
 struct AdminHTTPTests {
     /// A manifest for `bytes`, signed with the test key.
     func signedDeploy(_ bytes: [UInt8], version: String, rollout: Double? = nil) throws -> DeployRequest {

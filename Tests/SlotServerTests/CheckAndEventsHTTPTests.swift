@@ -6,7 +6,7 @@ import SlotWire
 import Testing
 
 /// `POST /v1/check` and `POST /v1/events` over real HTTP on loopback.
-@Suite("Check and events over HTTP")
+@Suite("Check and events over HTTP", .serverThreads)
 struct CheckAndEventsHTTPTests {
     @Test("a check answers 200 with a signed release or 204, and records the device")
     func checkAnswersAndRecords() async throws {

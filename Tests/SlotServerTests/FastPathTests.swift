@@ -7,7 +7,7 @@ import Testing
 /// The event-loop fast path for checks: it answers the ordinary ones, hands
 /// everything else to Hummingbird unchanged, never reorders pipelined answers,
 /// and keeps the idle timeout.
-@Suite("Check fast path")
+@Suite("Check fast path", .serverThreads)
 struct FastPathTests {
     func counter(_ name: String, _ server: TestServer) async throws -> Int {
         let text = try await server.http.send(.get, "/metrics").text

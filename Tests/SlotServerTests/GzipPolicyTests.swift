@@ -8,7 +8,7 @@ import Testing
 /// The server takes the gzip payloads `slotctl install` takes (SlotCodec's
 /// one policy; CodecTests in SlotCoreTests judges it against `gzip -d`):
 /// several members, zero padding; it refuses trailing garbage and a cut stream.
-@Suite struct GzipPolicyTests {
+@Suite(.serverThreads) struct GzipPolicyTests {
     static func gzip(_ bytes: [UInt8]) throws -> [UInt8] {
         let deflater = try GzipDeflater()
         var out: [UInt8] = []

@@ -6,7 +6,7 @@ import SlotWire
 import Testing
 
 /// Payload downloads: full, HEAD, Range (206/416), ETag and conditional requests, gzip, external URLs.
-@Suite("Payload downloads over HTTP")
+@Suite("Payload downloads over HTTP", .serverThreads)
 struct PayloadHTTPTests {
     @Test("GET, HEAD and every Range form, with Content-Range, ETag and 416")
     func rangesAndETag() async throws {

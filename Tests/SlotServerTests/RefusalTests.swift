@@ -7,7 +7,7 @@ import Testing
 
 /// Everything the server must refuse with a 4xx and a JSON error, and keep
 /// serving afterwards.
-@Suite("Refusals and bad input")
+@Suite("Refusals and bad input", .serverThreads)
 struct RefusalTests {
     @Test("admin endpoints answer 401 without the right bearer token")
     func adminNeedsToken() async throws {

@@ -5,7 +5,7 @@ import SlotWire
 import Testing
 
 /// Determinism across restarts and replicas, and check-ins surviving a graceful shutdown.
-@Suite("Restarts and replicas")
+@Suite("Restarts and replicas", .serverThreads)
 struct RestartAndReplicaTests {
     static let clients = (0..<1500).map { "r-\($0)" }
 
@@ -90,13 +90,17 @@ struct RestartAndReplicaTests {
     }
 }
 
-/// Polls `condition` until it holds (replicas converge within their refresh interval).
-func eventually(timeout: Duration = .seconds(10), _ condition: () async throws -> Bool) async throws {
+/// Polls `condition` until it holds (replicas converge within their refresh
+/// interval). The deadline is generous because CI runs these tests beside a
+/// QEMU lane on two cores; a condition that holds returns at once.
+func eventually(
+    timeout: Duration = .seconds(30), sourceLocation: SourceLocation = #_sourceLocation, _ condition: () async throws -> Bool
+) async throws {
     let deadline = ContinuousClock.now + timeout
     while true {
         if try await condition() { return }
         if ContinuousClock.now > deadline {
-            Issue.record("condition not met within \(timeout)")
+            Issue.record("condition not met within \(timeout)", sourceLocation: sourceLocation)
             return
         }
         try await Task.sleep(for: .milliseconds(100))

@@ -198,7 +198,7 @@ enum StoreContract {
     }
 }
 
-@Suite("Storage contract on SQLite")
+@Suite("Storage contract on SQLite", .serverThreads)
 struct SQLiteStoreTests {
     @Test func migrateTwiceAndRoundTrip() async throws { try await StoreContract.migrateTwiceAndRoundTrip(.sqlite) }
     @Test func duplicateIdIsRefused() async throws { try await StoreContract.duplicateIdIsRefused(.sqlite) }
@@ -211,7 +211,7 @@ struct SQLiteStoreTests {
     @Test func eventsTallyDistinctDevices() async throws { try await StoreContract.eventsTallyDistinctDevices(.sqlite) }
 }
 
-@Suite("Storage contract on PostgreSQL", .enabled(if: PostgresTestDatabase.isConfigured, PostgresTestDatabase.skipReason))
+@Suite("Storage contract on PostgreSQL", .serverThreads, .enabled(if: PostgresTestDatabase.isConfigured, PostgresTestDatabase.skipReason))
 struct PostgresStoreTests {
     @Test func migrateTwiceAndRoundTrip() async throws { try await StoreContract.migrateTwiceAndRoundTrip(.postgres) }
     @Test func duplicateIdIsRefused() async throws { try await StoreContract.duplicateIdIsRefused(.postgres) }

@@ -20,7 +20,11 @@ public final class RunningServer: Sendable {
         self.task = task
     }
 
-    public static func start(configuration: ServerConfiguration, logger: Logger = Logger(label: "slot-server")) async throws -> RunningServer {
+    /// `executor`, when given, runs the server's tasks instead of the global
+    /// pool (tests give one so their blocking waits cannot starve it).
+    public static func start(
+        configuration: ServerConfiguration, logger: Logger = Logger(label: "slot-server"), executor: (any TaskExecutor)? = nil
+    ) async throws -> RunningServer {
         let (ports, continuation) = AsyncStream<Int>.makeStream()
         let metrics = ServerMetrics()
         let app = try await SlotServerApp.make(configuration: configuration, logger: logger, metrics: metrics) { port in
@@ -29,7 +33,7 @@ public final class RunningServer: Sendable {
         }
         let group = ServiceGroup(configuration: .init(services: [app], logger: logger))
         // The stream ends when the group stops, so a server that fails to start is not awaited forever.
-        let task = Task {
+        let task = Task(executorPreference: executor) {
             defer { continuation.finish() }
             try await group.run()
         }

@@ -12,7 +12,8 @@ struct TestServer: Sendable {
     var admin: AdminClient { try! AdminClient(server: running.baseURL, token: TestSupport.adminToken) }
 
     static func start(_ configuration: ServerConfiguration) async throws -> TestServer {
-        TestServer(running: try await RunningServer.start(configuration: configuration, logger: TestSupport.logger), configuration: configuration)
+        TestServer(running: try await RunningServer.start(
+                configuration: configuration, logger: TestSupport.logger, executor: ServerExecutor.shared), configuration: configuration)
     }
 
     func stop() async throws { try await running.shutdown() }
