@@ -7,11 +7,16 @@
 #     2 rootfs_a  ext4 made from the tree $GDIR/slots/A (its /boot/vmlinuz
 #     3 rootfs_b  and /boot/initrd.img; a full root file system may be there
 #     4 recovery  too), likewise B and R
-#     5 data      ext4 with an empty slotctl/
+#     5 data      ext4 with an empty slotctl/ (and e2e/ with the files of
+#                 $G_DATA_E2E, when set: images/e2e-grub-guest.sh's plan
+#                 and update images)
 #
 #   build-grub-disk.sh               the whole disk (a fresh one)
 #   build-grub-disk.sh slot S DIR    only replace slot S's file system by
 #                                    one made from the tree DIR
+#   build-grub-disk.sh image DIR OUT [MIB]
+#                                    an update image from the tree DIR, as
+#                                    a slot's file system is made (no disk)
 #
 # Environment: G_KERNEL_ARGS (board.cfg's kernel_args, default
 # "console=ttyS0 panic=-1 no_timer_check"; no_timer_check: under TCG on a
@@ -31,7 +36,8 @@ GRUB_MODULES=${GRUB_MODULES:-part_gpt fat ext2 normal configfile loadenv linux e
 G_KERNEL_ARGS=${G_KERNEL_ARGS:-console=ttyS0 panic=-1 no_timer_check}
 SLOT_NAMES="A B R"
 
-# slot_fs S DIR OUT: the ext4 image of slot S from DIR, checked with
+# slot_fs S DIR OUT [MIB]: the ext4 image (MIB, default the slot's size) of
+# slot S from DIR, checked with
 # grub-fstest (GRUB's own ext2 driver, built for the host): GRUB must read
 # the kernel in it back byte for byte.
 slot_fs() {
@@ -39,7 +45,7 @@ slot_fs() {
 	label=$(case "$1" in A) echo rootfs_a ;; B) echo rootfs_b ;; R) echo recovery ;; esac)
 	rm -f "$3"
 	# shellcheck disable=SC2086
-	mke2fs -q -F -t ext4 -L "$label" -E root_owner=0:0 ${G_MKE2FS_OPTS:-} -d "$2" "$3" "${G_SLOT_MIB}M" > "$3.log" 2>&1 ||
+	mke2fs -q -F -t ext4 -L "$label" -E root_owner=0:0 ${G_MKE2FS_OPTS:-} -d "$2" "$3" "${4:-$G_SLOT_MIB}M" > "$3.log" 2>&1 ||
 		die "mke2fs of slot $1 failed: $(cat "$3.log")"
 	for f in boot/vmlinuz boot/initrd.img; do
 		[ -f "$2/$f" ] || continue
@@ -58,6 +64,12 @@ put() {
 	fallocate -p -o "$off" -l "$len" "$GDISK.tmp"
 	dd if="$1" of="$GDISK.tmp" bs=1M seek="$off" oflag=seek_bytes conv=notrunc,sparse status=none
 }
+
+if [ "${1:-}" = image ]; then
+	[ $# -ge 3 ] || die "usage: ${0##*/} image DIR OUT [MIB]"
+	slot_fs A "$2" "$3" "${4:-}"
+	exit 0
+fi
 
 if [ "${1:-}" = slot ]; then
 	[ $# = 3 ] || die "usage: ${0##*/} slot A|B|R DIR"
@@ -107,6 +119,10 @@ done
 dtree=$GDIR/data-tree
 rm -rf "$dtree"
 mkdir -p "$dtree/slotctl"
+if [ -n "${G_DATA_E2E:-}" ]; then
+	mkdir -p "$dtree/e2e"
+	cp -a "$G_DATA_E2E/." "$dtree/e2e/"
+fi
 mke2fs -q -F -t ext4 -L data -E root_owner=0:0 -d "$dtree" "$GDIR/data.ext4" "${G_DATA_MIB}M" > /dev/null ||
 	die "mke2fs of the data partition failed"
 rm -rf "$dtree"

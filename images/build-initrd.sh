@@ -8,6 +8,8 @@
 #
 # Needs: $BDIR/slot-boot and $RDIR/system.conf (build-rootfs.sh writes the
 # config, e2e-qemu.sh puts slot-boot there).
+# E2E_INITRAMFS_MODULES: more modules to load at boot (e2e-grub-guest.sh:
+# vfat and its code pages, to mount the EFI system partition).
 set -eu
 . "$(dirname "$0")/common.sh"
 need mkinitramfs unshare mount
@@ -47,7 +49,7 @@ install -m 0755 "$REPO_DIR/boot/initramfs-tools/scripts/local-top/slotctl" "$con
 out=$IDIR/initrd.img
 export SLOTCTL_CONFIG="$RDIR/system.conf"
 export SLOTCTL_SLOT_BOOT="$BDIR/slot-boot"
-export SLOTCTL_INITRAMFS_MODULES="virtio_pci virtio_blk ext4 pvpanic_mmio"
+export SLOTCTL_INITRAMFS_MODULES="virtio_pci virtio_blk ext4 pvpanic_mmio${E2E_INITRAMFS_MODULES:+ $E2E_INITRAMFS_MODULES}"
 export TMPDIR="$IDIR/tmp"
 # /lib is a symlink to usr/lib on bookworm: overlay the kernel's lib/ on
 # /usr/lib (read-only is fine: fetch-kernel.sh already ran depmod).
@@ -68,7 +70,10 @@ lsinitramfs "$out" > "$IDIR/initrd.list"
 for f in sbin/slot-boot etc/slotctl/system.conf etc/slotctl/initramfs.env scripts/local-top/slotctl; do
 	grep -qx "usr/$f\|$f" "$IDIR/initrd.list" || die "$f missing from the initramfs"
 done
-for m in virtio_blk ext4 pvpanic-mmio; do
-	grep -q "/$m.ko" "$IDIR/initrd.list" || die "module $m missing from the initramfs"
+# (or built into this kernel: the cloud flavour has ext4 built in)
+for m in virtio_blk ext4 pvpanic-mmio ${E2E_INITRAMFS_MODULES:-}; do
+	m=$(echo "$m" | tr _ -)
+	tr _ - < "$IDIR/initrd.list" | grep -q "/$m.ko" || tr _ - < "$KDIR/kroot/lib/modules/$KV/modules.builtin" | grep -q "/$m.ko" ||
+		die "module $m missing from the initramfs"
 done
 say "initramfs $out: $(du -h "$out" | cut -f1) ($(elapsed "$t0") s)"

@@ -11,7 +11,10 @@
 #   image-factory.ext4  the factory image in the recovery slot R
 #
 #   build-rootfs.sh config   only write $RDIR/system.conf (the initramfs needs it)
+#   build-rootfs.sh tree     config and tree ($RDIR/tree), no images
 #   build-rootfs.sh          config, tree and images
+# E2E_BOOT_CONFIG: more lines for the config's [boot] section (e.g. a
+# bootloader backend: images/e2e-grub-guest.sh).
 # Needs $BDIR/slotctl. Re-running rebuilds from scratch.
 set -eu
 . "$(dirname "$0")/common.sh"
@@ -40,6 +43,7 @@ readonly = true
 state-device = PARTLABEL=data  # what slot-boot mounts in the initramfs
 state-path = slotctl
 EOF
+	[ -z "${E2E_BOOT_CONFIG:-}" ] || printf '%s\n' "$E2E_BOOT_CONFIG" >> "$RDIR/system.conf.tmp"
 	mv "$RDIR/system.conf.tmp" "$RDIR/system.conf"
 }
 
@@ -88,6 +92,8 @@ if ldd "$BDIR/slotctl" > "$RDIR/slotctl.ldd" 2>&1; then
 	chroot "$tree" /usr/bin/slotctl --help > "$RDIR/slotctl-help.txt" 2>&1 ||
 		die "slotctl does not run in the slot tree: $(tail -3 "$RDIR/slotctl-help.txt")"
 fi
+
+[ "${1:-}" = tree ] && { say "slot tree $tree ($nlib libraries)"; exit 0; }
 
 # Size the images from the content: +25 % and 16 MiB for ext4's metadata.
 kib=$(du -sk "$tree" | cut -f1)

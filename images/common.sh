@@ -75,6 +75,33 @@ install_packages() {
 	say "packages installed ($(elapsed "$t") s)"
 }
 
+# release_binaries: slot-boot (static) and slotctl into $BDIR, stripped, from
+# the release build of `make install` (its scratch paths and flags: slotctl
+# with the Swift runtime linked in, slot-boot fully static), so that CI
+# builds release once for every guest and the C API test. E2E_SKIP_BUILD=1
+# reuses what $BDIR holds.
+release_binaries() {
+	mkdir -p "$BDIR" "$LOGDIR"
+	if [ "${E2E_SKIP_BUILD:-0}" = 1 ]; then
+		[ -x "$BDIR/slot-boot" ] && [ -x "$BDIR/slotctl" ] || die "E2E_SKIP_BUILD=1 but $BDIR has no binaries"
+		say "reusing $BDIR/slot-boot and $BDIR/slotctl"
+		return 0
+	fi
+	need swift strip make
+	t=$(now_s)
+	(cd "$REPO_DIR" && make --no-print-directory install-build-static install-build) > "$LOGDIR/build-release.log" 2>&1 || {
+		tail -30 "$LOGDIR/build-release.log" >&2
+		die "release build failed (log: $LOGDIR/build-release.log)"
+	}
+	say "release binaries built ($(elapsed "$t") s)"
+	strip -o "$BDIR/slot-boot" "$REPO_DIR/${INSTALL_SCRATCH_STATIC:-.build-install-static}/release/slot-boot"
+	strip -o "$BDIR/slotctl" "$REPO_DIR/${INSTALL_SCRATCH:-.build-install}/release/slotctl"
+	if ldd "$BDIR/slot-boot" > /dev/null 2>&1; then
+		die "slot-boot is dynamically linked: $(ldd "$BDIR/slot-boot" | tr '\n' ' ')"
+	fi
+	say "slot-boot: $(du -h "$BDIR/slot-boot" | cut -f1) static; slotctl: $(du -h "$BDIR/slotctl" | cut -f1)"
+}
+
 # The host-side slotctl config of the bootloader stories (e2e-grub.sh,
 # e2e-uboot.sh): file slots a.img, b.img, r.img (readonly) and the state
 # beside it; the [boot] lines (bootloader and its environment) are given.
@@ -89,3 +116,59 @@ write_story_config() {
 	} > "$file"
 }
 
+
+# ---- the boot tests' shared parts
+
+# fail MESSAGE: end the test: what failed, at which boot ($nboot, $name),
+# the end of that boot's console ($LOG; without the kernel's own lines when
+# E2E_HIDE_KERNEL_LOG=1), where the logs are ($RUN). $E2E_TEST names the test.
+fail() {
+	echo "" >&2
+	echo "${E2E_TEST:-E2E} FAILED at boot ${nboot:-0}${name:+ ($name)}: $*" >&2
+	if [ -n "${LOG:-}" ] && [ -f "$LOG" ]; then
+		if [ "${E2E_HIDE_KERNEL_LOG:-0}" = 1 ]; then
+			echo "---- console, without the kernel's log ($LOG) ----" >&2
+			grep -av '^ *[0-9.]* \[ *[0-9]*\.[0-9]*\] ' "$LOG" | tail -30 >&2
+		else
+			echo "---- last 40 console lines ($LOG) ----" >&2
+			tail -40 "$LOG" >&2
+		fi
+		echo "----" >&2
+	fi
+	echo "logs: ${RUN:-$LOGDIR}" >&2
+	exit 1
+}
+
+# The guest's plan and its status lines (e2e-qemu.sh, e2e-grub-guest.sh).
+# Both expect the caller's `fail MESSAGE` and its $RUN (the run's log dir);
+# json and check read the console of the last boot, $LOG.
+
+# set_plan FS TEXT: write /e2e/plan on the data file system FS (a debugfs
+# name, e.g. disk.img?offset=BYTES) without mounting it; images/slot-init.sh
+# reads it at the next boot.
+set_plan() {
+	# debugfs does not replay a journal: if a guest died with /data mounted,
+	# let e2fsck replay it first (the slot init unmounts /data normally).
+	if dumpe2fs -h "$1" 2>/dev/null | grep -q '^Filesystem features:.*needs_recovery'; then
+		say "data partition needs journal recovery (a guest died with /data mounted): e2fsck"
+		e2fsck -fy "$1" > "$RUN/e2fsck.log" 2>&1 || [ $? -le 1 ] || fail "e2fsck of the data partition failed: $(tail -5 "$RUN/e2fsck.log")"
+	fi
+	printf '%s\n' "$2" > "$RUN/plan"
+	printf 'cd /e2e\nrm plan\nwrite %s plan\n' "$RUN/plan" |
+		debugfs -w -f - "$1" > "$RUN/debugfs.log" 2>&1 || fail "debugfs could not write the plan: $(cat "$RUN/debugfs.log")"
+	debugfs -R 'cat /e2e/plan' "$1" 2>/dev/null | cmp -s - "$RUN/plan" || fail "the plan on the data partition does not read back"
+}
+
+# json N: set J to the N-th (1 = first, -1 = last) status --json line of this boot.
+json() {
+	# (a console line may start with the seconds since QEMU started)
+	sed -n 's/^[ 0-9.]*SLOTTEST status-json: //p' "$LOG" > "$RUN/json.tmp"
+	if [ "$1" = -1 ]; then J=$(tail -1 "$RUN/json.tmp"); else J=$(sed -n "${1}p" "$RUN/json.tmp"); fi
+	[ -n "$J" ] || fail "no status --json line $1 on the console"
+	echo "$J" | jq -e . > /dev/null 2>&1 || fail "status --json printed no valid JSON: $J"
+}
+# check N JQ-EXPR MESSAGE: assert on a status --json line.
+check() {
+	json "$1"
+	echo "$J" | jq -e "$2" > /dev/null 2>&1 || fail "$3 (jq: $2) in: $J"
+}

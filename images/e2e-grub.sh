@@ -83,8 +83,6 @@ T_START=$(now_s)
 PKGS="grub-efi-amd64-bin grub-common ovmf mtools dosfstools qemu-system-x86 busybox-static e2fsprogs fdisk file kmod binutils xz-utils jq"
 install_packages $PKGS
 need qemu-system-x86_64 timeout flock grub-editenv mcopy perl
-OVMF_CODE=/usr/share/OVMF/OVMF_CODE_4M.fd
-OVMF_VARS=/usr/share/OVMF/OVMF_VARS_4M.fd
 [ -f "$OVMF_CODE" ] && [ -f "$OVMF_VARS" ] || die "no $OVMF_CODE / $OVMF_VARS (package ovmf)"
 
 mkdir -p "$WORK" "$GDIR" "$LOGDIR"
@@ -121,21 +119,7 @@ fi
 
 # ---------------------------------------------------------------- kernels
 t=$(now_s)
-KERNEL_VMLINUX=0 "$IMAGES_DIR/fetch-kernel.sh"
-KV=$(cat "$KDIR/kernel-version")
-# The cloud flavour of the same release: what linux-image-cloud-amd64 points
-# at (or CLOUD_KVERSION); without apt lists, the one fetched last time.
-CKV=${CLOUD_KVERSION:-$(apt-cache depends linux-image-cloud-amd64 2>/dev/null | awk '/Depends: linux-image-[0-9]/ { sub("linux-image-", "", $2); print $2; exit }')}
-[ -n "$CKV" ] || CKV=$(cat "$CLOUD_WORK/kernel/kernel-version" 2>/dev/null) || die "cannot resolve linux-image-cloud-amd64 (apt-get update?)"
-SLOTCTL_E2E_DIR=$CLOUD_WORK KVERSION=$CKV KERNEL_VMLINUX=0 "$IMAGES_DIR/fetch-kernel.sh"
-[ "$KV" != "$CKV" ] || die "the two kernels have the same release $KV"
-kernel_file() { # generic|cloud
-	case "$1" in
-	generic) echo "$KDIR/kroot/boot/vmlinuz-$KV" ;;
-	cloud) echo "$CLOUD_WORK/kernel/kroot/boot/vmlinuz-$CKV" ;;
-	esac
-}
-kernel_release() { case "$1" in generic) echo "$KV" ;; cloud) echo "$CKV" ;; *) echo - ;; esac; }
+fetch_kernels
 
 # ---------------------------------------------------------------- slots, disk
 for s in A B R; do
@@ -176,20 +160,8 @@ nboot=0
 name=setup
 LOG=
 
-fail() {
-	echo "" >&2
-	echo "E2E GRUB FAILED at boot $nboot ($name): $*" >&2
-	if [ -n "$LOG" ] && [ -f "$LOG" ]; then
-		echo "---- console, without the kernel's log ($LOG) ----" >&2
-		grep -av '^ *[0-9.]* \[ *[0-9]*\.[0-9]*\] ' "$LOG" | tail -30 >&2
-		echo "----" >&2
-	fi
-	echo "logs: $RUN" >&2
-	exit 1
-}
-
-# env_list FILE: its variables, one K=V a line, sorted.
-env_list() { grub-editenv "$1" list | LC_ALL=C sort; }
+E2E_TEST="E2E GRUB"
+E2E_HIDE_KERNEL_LOG=1
 
 # env_write SPEC FILE: a fresh environment block with SPEC's variables
 # ("K=V;K=V", values may hold spaces). The word FULL fills the block's
@@ -254,23 +226,9 @@ gboot() {
 		mcopy -o -i "$ESP" "$before" "$ENV_ON_ESP" || fail "mcopy could not write grubenv to the ESP"
 	fi
 	env_apply "$before" "$want_saved" > "$RUN/expected.env"
-	cp "$OVMF_VARS" "$RUN/ovmf-vars.fd"
-
 	t=$(now_s)
-	# Each console line gets the seconds since QEMU started, for the timings.
-	{
-		rc=0
-		timeout "$BOOT_TIMEOUT" qemu-system-x86_64 -accel tcg -m 512 -smp 1 \
-			-nodefaults -display none -serial stdio \
-			-drive "if=pflash,format=raw,readonly=on,file=$OVMF_CODE" \
-			-drive "if=pflash,format=raw,file=$RUN/ovmf-vars.fd" \
-			-drive "file=$GDISK,format=raw,if=virtio" \
-			-no-reboot < /dev/null 2>&1 || rc=$?
-		echo "$rc" > "$RUN/rc"
-	} | perl -MTime::HiRes=time -ne 'BEGIN { $| = 1; $t0 = time }
-		s/\e\[[0-9;?=]*[A-Za-z]//g; s/\r//g; printf "%7.2f %s", time - $t0, $_' > "$LOG"
+	ovmf_boot "$LOG"
 	wall=$(elapsed "$t")
-	rc=$(cat "$RUN/rc")
 	mcopy -n -i "$ESP" "$ENV_ON_ESP" "$after" || fail "mcopy could not read grubenv from the ESP after the boot"
 	# slotctl's grubenv becomes the block GRUB saved, rewritten in place
 	# (the file slotctl owns keeps its inode), as on the device's ESP.
@@ -617,5 +575,5 @@ printf '   kernel until the initramfs reports:    %s\n' "$(awk '$6 != "-" && $7 
 
 echo ""
 echo "E2E GRUB PASSED: $nboot boots in $(awk -v a="$T_BUILT" -v b="$(now_s)" 'BEGIN { printf "%.1f", b - a }') s, whole run $(elapsed "$T_START") s (logs: $RUN)"
-rm -f "$RUN/ovmf-vars.fd" "$RUN/rc" "$RUN/expected.env" "$RUN/actual.env" "$RUN/before.env" "$RUN/env.diff"
+rm -f "$RUN/expected.env" "$RUN/actual.env" "$RUN/before.env" "$RUN/env.diff"
 [ "${E2E_KEEP:-0}" = 1 ] || rm -f "$GDISK"

@@ -48,28 +48,7 @@ exec 9> "$WORK/.lock"
 flock -n 9 || die "another run holds $WORK/.lock (QEMU locks the disk image: one run at a time)"
 
 # ---------------------------------------------------------------- binaries
-if [ "${E2E_SKIP_BUILD:-0}" = 1 ]; then
-	[ -x "$BDIR/slot-boot" ] && [ -x "$BDIR/slotctl" ] || die "E2E_SKIP_BUILD=1 but $BDIR has no binaries"
-	say "reusing $BDIR/slot-boot and $BDIR/slotctl"
-else
-	need swift strip make
-	cd "$REPO_DIR"
-	# The release build of `make install` (its scratch paths, its flags:
-	# slotctl with the Swift runtime linked in, slot-boot fully static),
-	# so CI builds release once for this test and the C API's.
-	t=$(now_s)
-	make --no-print-directory install-build-static install-build > "$LOGDIR/build-release.log" 2>&1 || {
-		tail -30 "$LOGDIR/build-release.log" >&2
-		die "release build failed (log: $LOGDIR/build-release.log)"
-	}
-	say "release binaries built ($(elapsed "$t") s)"
-	strip -o "$BDIR/slot-boot" "$REPO_DIR/${INSTALL_SCRATCH_STATIC:-.build-install-static}/release/slot-boot"
-	strip -o "$BDIR/slotctl" "$REPO_DIR/${INSTALL_SCRATCH:-.build-install}/release/slotctl"
-	if ldd "$BDIR/slot-boot" > /dev/null 2>&1; then
-		die "slot-boot is dynamically linked: $(ldd "$BDIR/slot-boot" | tr '\n' ' ')"
-	fi
-	say "slot-boot: $(du -h "$BDIR/slot-boot" | cut -f1) static; slotctl: $(du -h "$BDIR/slotctl" | cut -f1)"
-fi
+release_binaries
 
 # ---------------------------------------------------------------- images
 t=$(now_s)
@@ -89,31 +68,7 @@ KV=$(cat "$KDIR/kernel-version")
 nboot=0
 LOG=
 
-fail() {
-	echo "" >&2
-	echo "E2E FAILED at boot $nboot: $*" >&2
-	if [ -n "$LOG" ] && [ -f "$LOG" ]; then
-		echo "---- last 40 console lines ($LOG) ----" >&2
-		tail -40 "$LOG" >&2
-		echo "----" >&2
-	fi
-	echo "logs: $RUN" >&2
-	exit 1
-}
-
-# set_plan TEXT: write /e2e/plan on the data partition (no mount: debugfs).
-set_plan() {
-	# debugfs does not replay a journal: if a guest died with /data mounted,
-	# let e2fsck replay it first (the slot init unmounts /data normally).
-	if dumpe2fs -h "$DATA" 2>/dev/null | grep -q '^Filesystem features:.*needs_recovery'; then
-		say "data partition needs journal recovery (a guest died with /data mounted): e2fsck"
-		e2fsck -fy "$DATA" > "$RUN/e2fsck.log" 2>&1 || [ $? -le 1 ] || fail "e2fsck of the data partition failed: $(tail -5 "$RUN/e2fsck.log")"
-	fi
-	printf '%s\n' "$1" > "$RUN/plan"
-	printf 'cd /e2e\nrm plan\nwrite %s plan\n' "$RUN/plan" |
-		debugfs -w -f - "$DATA" > "$RUN/debugfs.log" 2>&1 || fail "debugfs could not write the plan: $(cat "$RUN/debugfs.log")"
-	debugfs -R 'cat /e2e/plan' "$DATA" 2>/dev/null | cmp -s - "$RUN/plan" || fail "the plan on the data partition does not read back"
-}
+E2E_TEST="E2E"
 
 # boot NAME EXPECT_SLOT EXPECT_IMAGE EXPECT_END PLAN
 #   EXPECT_SLOT: A, B, R or AB (either A or B); EXPECT_END: poweroff, reboot,
@@ -123,7 +78,7 @@ EXTRA_APPEND=
 boot() {
 	name=$1 want_slot=$2 want_image=$3 want_end=$4
 	nboot=$((nboot + 1))
-	set_plan "$5"
+	set_plan "$DATA" "$5"
 	raw=$RUN/boot-$nboot-$name.raw
 	LOG=$RUN/boot-$nboot-$name.log
 	tmo=$BOOT_TIMEOUT
@@ -173,19 +128,6 @@ boot() {
 	bad=$(grep -a '^SLOTTEST rc=' "$LOG" | grep -v '^SLOTTEST rc=0:' || true)
 	[ -z "$bad" ] || fail "a slotctl command failed in the guest: $bad"
 	! grep -aq '^SLOTTEST FAILED' "$LOG" || fail "$(grep -a '^SLOTTEST FAILED' "$LOG" | head -1)"
-}
-
-# json N: set J to the N-th (1 = first, -1 = last) status --json line of this boot.
-json() {
-	grep -a '^SLOTTEST status-json: ' "$LOG" | sed 's/^SLOTTEST status-json: //' > "$RUN/json.tmp"
-	if [ "$1" = -1 ]; then J=$(tail -1 "$RUN/json.tmp"); else J=$(sed -n "${1}p" "$RUN/json.tmp"); fi
-	[ -n "$J" ] || fail "no status --json line $1 on the console"
-	echo "$J" | jq -e . > /dev/null 2>&1 || fail "status --json printed no valid JSON: $J"
-}
-# check N JQ-EXPR MESSAGE: assert on a status --json line.
-check() {
-	json "$1"
-	echo "$J" | jq -e "$2" > /dev/null 2>&1 || fail "$3 (jq: $2) in: $J"
 }
 
 # ---------------------------------------------------------------- the story

@@ -103,17 +103,7 @@ ln -sfn "$RUN" "$ULOGDIR/last"
 nboot=0
 LOG=
 
-fail() {
-	echo "" >&2
-	echo "E2E-UBOOT FAILED at boot $nboot ($name): $*" >&2
-	if [ -n "$LOG" ] && [ -f "$LOG" ]; then
-		echo "---- last 30 console lines ($LOG) ----" >&2
-		tail -30 "$LOG" >&2
-		echo "----" >&2
-	fi
-	echo "logs: $RUN" >&2
-	exit 1
-}
+E2E_TEST="E2E-UBOOT"
 
 # field LINE KEY: the value of KEY=value in a "slotctl-uboot: boot" line.
 field() { echo "$1" | sed -n "s/.* $2=\([^ ]*\).*/\1/p"; }

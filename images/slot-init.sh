@@ -49,13 +49,21 @@ else
 fi
 IMAGE=$(cat /etc/slotctl-e2e/image 2>/dev/null || echo unknown)
 ROOTDEV=$(awk '$2 == "/" && $1 != "rootfs" { print $1 }' /proc/mounts | tail -1)
-say "booted slot=$SLOT image=$IMAGE seq=${SEQ:-?} root=$ROOTDEV uptime=$(cut -d' ' -f1 /proc/uptime)"
+say "booted slot=$SLOT image=$IMAGE seq=${SEQ:-?} root=$ROOTDEV kernel=$(uname -r) uptime=$(cut -d' ' -f1 /proc/uptime)"
 [ -r "$booted" ] || say "WARNING: $booted missing"
 
 data_dev=/dev/disk/by-partlabel/data
 if ! mount -t ext4 -o rw,noatime "$data_dev" /data; then
 	say "FAILED: cannot mount $data_dev on /data"
+	say "end slot=$SLOT action=poweroff uptime=$(cut -d' ' -f1 /proc/uptime)"
 	poweroff -f
+fi
+# With a bootloader backend (images/e2e-grub-guest.sh) slotctl writes GRUB's
+# environment on the EFI system partition: mounted where the config says.
+esp_dev=/dev/disk/by-partlabel/esp
+esp=
+if [ -e "$esp_dev" ] && [ -d /boot/efi ]; then
+	if mount -t vfat -o rw,noatime "$esp_dev" /boot/efi; then esp=/boot/efi; else say "FAILED: cannot mount $esp_dev on /boot/efi"; fi
 fi
 plan=$(sed -n "s/^$SLOT=//p" /data/e2e/plan 2>/dev/null)
 [ -n "$plan" ] || plan="status poweroff"
@@ -96,6 +104,7 @@ done
 # Leave the data file system clean whatever comes next: the host reads and
 # edits it with debugfs, which does not replay a journal.
 sync
+[ -z "$esp" ] || umount "$esp" || say "WARNING: umount $esp failed"
 umount /data || say "WARNING: umount /data failed"
 say "end slot=$SLOT action=$final uptime=$(cut -d' ' -f1 /proc/uptime)"
 case "$final" in

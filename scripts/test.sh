@@ -31,6 +31,8 @@ lane_boot() {
     images/e2e-qemu.sh
     stage "QEMU: real GRUB (OVMF) chooses and counts slots that each boot their own kernel"
     images/e2e-grub.sh
+    stage "QEMU: slotctl in the guest drives real GRUB: each slot a root file system with its own kernel and initramfs"
+    images/e2e-grub-guest.sh
     stage "QEMU: real U-Boot (arm64) chooses and counts slots that each boot their own kernel"
     images/e2e-uboot.sh
     stage "C API: make install, a C program and a Python ctypes script"
