@@ -11,7 +11,8 @@ public enum CommandRunner {
     /// the documented code on failure.
     public static func main(_ root: any ParsableCommand.Type, arguments: [String]) async {
         do {
-            var command = try root.parseAsRoot(movingGlobalOptions(arguments, root: root))
+            refuseUnknownCommand(arguments, root: root)
+            var command = try root.parseAsRoot(arguments)
             if var asyncCommand = command as? any AsyncParsableCommand {
                 try await asyncCommand.run()
             } else {
@@ -51,21 +52,21 @@ public enum CommandRunner {
         return (leading, rest)
     }
 
-    /// `slotctl --config PATH status` is how the design spells it; the
-    /// parser wants options after the subcommand, so move them there.
-    public static func movingGlobalOptions(_ arguments: [String], root: any ParsableCommand.Type) -> [String] {
-        let (leading, rest) = splitGlobalOptions(arguments)
+    /// A word where the command belongs that names none: said plainly, with
+    /// the commands, rather than as argument-parser's "unexpected argument".
+    static func refuseUnknownCommand(_ arguments: [String], root: any ParsableCommand.Type) {
         let names = root.configuration.subcommands.map { $0._commandName } + ["help"]
-        if let word = rest.first, !word.hasPrefix("-"), !names.contains(word) {
+        if let word = splitGlobalOptions(arguments).rest.first, !word.hasPrefix("-"), !names.contains(word) {
             Terminal.printError("unknown command '\(word)' (commands: \(names.dropLast().joined(separator: ", ")))")
             Glibc.exit(2)
         }
-        guard !leading.isEmpty, let subcommand = rest.first else { return arguments }
-        return [subcommand] + leading + rest.dropFirst()
     }
 }
 
-/// `--config PATH`, shared by every subcommand.
+/// `--config PATH`, shared by every subcommand. The root command declares it
+/// too, so that it may come before the command (`slotctl --config PATH
+/// status`, as the design spells it) or after it: argument-parser hands a
+/// command the value its parent parsed for the same option group.
 public struct GlobalOptions: ParsableArguments {
     @Option(name: .long, help: "Config file (default: $SLOTCTL_CONFIG, then /etc/slotctl/system.conf).")
     public var config: String?

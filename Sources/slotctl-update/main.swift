@@ -15,6 +15,9 @@ struct SlotctlUpdateCommand: AsyncParsableCommand {
         commandName: "slotctl",
         abstract: "The update module of slotctl: check, update, daemon (run through 'slotctl').",
         subcommands: [CheckCommand.self, UpdateCommand.self, DaemonCommand.self])
+
+    /// `slotctl --config PATH COMMAND`: parsed here, read by the command.
+    @OptionGroup var global: GlobalOptions
 }
 
 await CommandRunner.main(SlotctlUpdateCommand.self, arguments: Array(CommandLine.arguments.dropFirst()))

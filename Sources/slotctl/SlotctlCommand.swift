@@ -29,6 +29,9 @@ struct SlotctlCommand: AsyncParsableCommand {
             DaemonCommand.self,
         ])
 
+    /// `slotctl --config PATH COMMAND`: parsed here, read by the command.
+    @OptionGroup var global: GlobalOptions
+
     static func main() async {
         let arguments = Array(CommandLine.arguments.dropFirst())
         UpdateModule.execIfNeeded(arguments)
