@@ -56,9 +56,12 @@ public struct ServerError: Error, CustomStringConvertible {
         self.headers = headers
     }
 
+    /// For the log. A cause with a debug description gives that: PostgresNIO's
+    /// `PSQLError` says only "Generic description…" otherwise.
     public var description: String {
-        if let cause { return "\(message) (\(cause))" }
-        return message
+        guard let cause else { return message }
+        if let detailed = cause as? any CustomDebugStringConvertible { return "\(message) (\(detailed.debugDescription))" }
+        return "\(message) (\(cause))"
     }
 
     public static func badRequest(_ message: String, cause: (any Error)? = nil) -> ServerError {

@@ -11,6 +11,7 @@ struct CatalogRefresher: Service {
 
     func run() async throws {
         await repeatUntilShutdown(every: interval) {
+            guard catalog.isLoaded else { return }
             do {
                 try await catalog.reload()
                 metrics.updatePaused(catalog.published)

@@ -52,6 +52,11 @@ public final class ReleaseCatalog: Sendable {
         state.withLock { $0.byId[id] }
     }
 
+    /// The first load is done: the server loads the catalog once the store is
+    /// migrated, and the refresher waits for that rather than querying tables
+    /// that may not exist yet.
+    var isLoaded: Bool { state.withLock { $0.generation > 0 } }
+
     /// Published releases in deploy order, as last loaded.
     var published: [ReleaseRecord] { state.withLock { $0.all } }
 }

@@ -15,9 +15,10 @@ enum TestSupport {
         try? FileManager.default.removeItem(atPath: path)
     }
 
+    /// Quiet unless `SLOT_TEST_LOG` is set (then warnings and worse).
     static var logger: Logger {
         var logger = Logger(label: "slot-server-test")
-        logger.logLevel = .critical
+        logger.logLevel = ProcessInfo.processInfo.environment["SLOT_TEST_LOG"] != nil ? .warning : .critical
         return logger
     }
 
