@@ -23,11 +23,13 @@
 #    6 GRUB boots A; its initramfs marks B bad (boot attempts exhausted) with
 #      a fell-back event; A installs 3.0 into B: another kernel than A's
 #    7 B boots its own kernel (uname -r in the guest proves it), mark-good
-#    8 B installs a broken 4.0 into A and marks itself bad
-# 9-11 GRUB tries A three times, each a panic
-#   12 no slot left: GRUB boots R; its initramfs marks A bad; R runs
+#    8 the data partition hidden (GPT name): slot-boot cannot run, and the
+#      initramfs falls back to the slot GRUB booted, whose kernel runs
+#    9 B installs a broken 4.0 into A and marks itself bad
+# 10-12 GRUB tries A three times, each a panic
+#   13 no slot left: GRUB boots R; its initramfs marks A bad; R runs
 #      factory-reset (R's image, CRC-checked, into A or B)
-#   13 the factory image boots in that slot and is marked good
+#   14 the factory image boots in that slot and is marked good
 # After each boot: the slot GRUB announced, the slot, image and kernel that
 # ran, how the boot ended, every slotctl command's exit status, `slotctl
 # status --json` in the guest (state, GRUB's view, disagreements), and
