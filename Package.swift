@@ -97,10 +97,12 @@ let package = Package(
 
         // The C API, exported through a version script so only slotctl_* is visible.
         // No Foundation: checks and updates run in the update module (slotctl-update),
-        // a child process.
+        // a child process. It also carries slotctl's command line (slotctl_main) for
+        // the installed launcher, so that a device holds one copy of the core and
+        // the Swift runtime next to the static slot-boot.
         .target(
             name: "CSlotctl",
-            dependencies: ["SlotCore", "SlotCrypto"],
+            dependencies: ["SlotCore", "SlotCrypto", "SlotctlCommands"],
             exclude: ["slotctl.map"],
             swiftSettings: swiftSettings,
             linkerSettings: [
@@ -123,13 +125,15 @@ let package = Package(
             swiftSettings: swiftSettings),
         // The command line without Foundation: every command that works on the slots
         // and the state. check, update and daemon exec the update module below.
-        .executableTarget(
-            name: "slotctl",
+        // A library: libslotctl.so runs it for the installed launcher.
+        .target(
+            name: "SlotctlCommands",
             dependencies: [
                 "SlotCore", "SlotCodec", "SlotCrypto", "SlotWire", "SlotctlCLI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings),
+        .executableTarget(name: "slotctl", dependencies: ["SlotctlCommands"], swiftSettings: swiftSettings),
         // check, update, daemon: Foundation URLSession, kept out of slotctl.
         .executableTarget(
             name: "slotctl-update",

@@ -8,8 +8,8 @@ import SlotCrypto
 /// every failure into a message on stderr and the documented exit code.
 public enum CommandRunner {
     /// Parses `arguments` against `root`, runs the command, and exits with
-    /// the documented code on failure.
-    public static func main(_ root: any ParsableCommand.Type, arguments: [String]) async {
+    /// the documented code on failure (the update module's async commands).
+    public static func main(_ root: any AsyncParsableCommand.Type, arguments: [String]) async {
         do {
             refuseUnknownCommand(arguments, root: root)
             var command = try root.parseAsRoot(arguments)
@@ -18,12 +18,33 @@ public enum CommandRunner {
             } else {
                 try command.run()
             }
-        } catch let error as SlotError {
+        } catch {
+            exit(for: error, root)
+        }
+    }
+
+    /// `main` for a command line whose commands are all synchronous
+    /// (slotctl's): it also runs from libslotctl.so's C entry point, where
+    /// there is no async main to await in.
+    public static func syncMain(_ root: any ParsableCommand.Type, arguments: [String]) {
+        do {
+            refuseUnknownCommand(arguments, root: root)
+            var command = try root.parseAsRoot(arguments)
+            try command.run()
+        } catch {
+            exit(for: error, root)
+        }
+    }
+
+    /// Turns a failure into its message on stderr and the documented exit code.
+    private static func exit(for error: any Error, _ root: any ParsableCommand.Type) -> Never {
+        switch error {
+        case let error as SlotError:
             Terminal.printError(error.description)
             Glibc.exit(error.exitCode)
-        } catch let code as ExitCode {
+        case let code as ExitCode:
             Glibc.exit(code.rawValue)  // an answer (check: 1 = up to date), not an error
-        } catch {
+        default:
             let code = root.exitCode(for: error)
             if code == .success {
                 root.exit(withError: error)  // --help, --version

@@ -60,9 +60,11 @@ soname=$(readelf -d "$LIB" | sed -n 's/.*Library soname: \[\(.*\)\]/\1/p')
 say "soname $soname; $(du -k "$LIB" | cut -f1) KiB"
 # dlclose must not unmap the library's Swift runtime while its threads live.
 readelf -d "$LIB" | grep -q 'FLAGS_1.*NODELETE' || fail "libslotctl is not linked -z nodelete"
-# Global symbols defined by the library: exactly the API, all in version SLOTCTL_1.
+# Global symbols defined by the library: exactly the API, all in version SLOTCTL_1, and the
+# entry point of the bin/slotctl launcher, slotctl_main, in SLOTCTL_PRIVATE.
 exported=$(nm -D --defined-only --extern-only "$LIB" | awk '{print $3}' | sort)
 expected="SLOTCTL_1
+SLOTCTL_PRIVATE
 slotctl_active_path@@SLOTCTL_1
 slotctl_boot@@SLOTCTL_1
 slotctl_cancel_update@@SLOTCTL_1
@@ -71,6 +73,7 @@ slotctl_close@@SLOTCTL_1
 slotctl_current_version@@SLOTCTL_1
 slotctl_free@@SLOTCTL_1
 slotctl_last_error@@SLOTCTL_1
+slotctl_main@@SLOTCTL_PRIVATE
 slotctl_mark_bad@@SLOTCTL_1
 slotctl_mark_good@@SLOTCTL_1
 slotctl_open@@SLOTCTL_1

@@ -7,13 +7,15 @@ import SlotCore
 
 /// `slotctl`: the A/B/R slot manager's command line.
 ///
-/// This executable holds every command that works on the slots and the state,
-/// and links no Foundation: `mark-good` runs on every boot. `check`, `update`
-/// and `daemon` live in the update module (`slotctl-update`, see
-/// `UpdateModule`), which this program execs with the same arguments.
-@main
-struct SlotctlCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
+/// Every command that works on the slots and the state, without Foundation:
+/// `mark-good` runs on every boot. A library, so that the installed `slotctl`
+/// is a small launcher calling `slotctl_main` in libslotctl.so, the one copy
+/// of the core and the Swift runtime on a device; the SwiftPM `slotctl`
+/// executable (tests, `swift run`) calls it directly. `check`, `update` and
+/// `daemon` live in the update module (`slotctl-update`, see `UpdateModule`),
+/// which is exec'd with the same arguments.
+public struct SlotctlCommand: ParsableCommand {
+    public static let configuration = CommandConfiguration(
         commandName: "slotctl",
         abstract: "A/B/R boot-slot manager and over-the-air updater.",
         discussion: """
@@ -32,9 +34,12 @@ struct SlotctlCommand: AsyncParsableCommand {
     /// `slotctl --config PATH COMMAND`: parsed here, read by the command.
     @OptionGroup var global: GlobalOptions
 
-    static func main() async {
-        let arguments = Array(CommandLine.arguments.dropFirst())
+    public init() {}
+
+    /// Runs the command line `arguments` (without the program name); exits
+    /// with the documented code on failure, returns on success.
+    public static func run(arguments: [String]) {
         UpdateModule.execIfNeeded(arguments)
-        await CommandRunner.main(SlotctlCommand.self, arguments: arguments)
+        CommandRunner.syncMain(SlotctlCommand.self, arguments: arguments)
     }
 }
