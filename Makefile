@@ -27,16 +27,19 @@ clean:
 
 # ---------------------------------------------------------------------------
 ## install: release builds into PREFIX (default /usr/local; DESTDIR for staging), stripped:
-##   bin/slotctl                       every slot and state command; no Foundation (Swift runtime linked in)
+##   lib/libslotctl.so.1.0.0           the C API, and the one copy of the core and the Swift runtime
+##     (+ .so.1, .so links)            (linked in, no Foundation) outside the initramfs
+##   bin/slotctl                       every slot and state command: a launcher of a few KB that runs
+##                                     slotctl_main in libslotctl.so (RUNPATH $ORIGIN/../lib, PREFIX/lib)
+##   bin/slot-boot                     the boot decision, fully static, for the initramfs
 ##   libexec/slotctl/slotctl-update    the update module (check, update, daemon: Foundation URLSession);
 ##                                     `slotctl check|update|daemon` exec it
-##   bin/slot-boot                     the boot decision, fully static, for the initramfs
 ##   bin/slot-server                   the update server (not needed on a device)
-##   lib/libslotctl.so.1.0.0 (+ .so.1, .so links), lib/pkgconfig/slotctl.pc, include/slotctl.h
+##   lib/pkgconfig/slotctl.pc, include/slotctl.h
 ## install-device: the same without slot-server (what a device needs)
 ## install-strip: the GNU name for the same thing (install strips already); STRIP=true keeps symbols
 # Two scratch paths of their own: -static-executable changes how every module
-# is built. slotctl, slotctl-update, slot-server and the library share one
+# is built. slotctl-update, slot-server and the library share one
 # (-static-stdlib, the same flags for all: the executables get the runtime
 # linked in, the library gets it inside the .so), so their common modules build once.
 INSTALL_SCRATCH ?= .build-install
@@ -48,10 +51,16 @@ STRIP ?= strip
 INSTALL_DIR = $(DESTDIR)$(PREFIX)
 INSTALL_RELEASE = $(INSTALL_SCRATCH)/release
 INSTALL_RELEASE_STATIC = $(INSTALL_SCRATCH_STATIC)/release
-DEVICE_PRODUCTS = slotctl slotctl-update SlotctlCAPI
+DEVICE_PRODUCTS = slotctl-update SlotctlCAPI
+# The slotctl launcher (launcher/slotctl.c), linked to the library built
+# above. The RUNPATH finds it next to a relocated or staged tree, and in
+# PREFIX/lib wherever the launcher is copied.
+LAUNCHER_DIR = $(INSTALL_SCRATCH)/launcher
+LAUNCHER_CFLAGS ?= -O2 -Wall -Wextra -Werror
+LAUNCHER_LDFLAGS = -L$(INSTALL_RELEASE) -lSlotctlCAPI -Wl,--enable-new-dtags,-rpath,'$$ORIGIN/../lib:$(PREFIX)/lib'
 
 .PHONY: install install-strip install-device install-build install-build-device install-build-static \
-	install-files install-device-files install-server-files
+	install-launcher install-files install-device-files install-server-files
 
 install: install-build install-build-static
 	$(MAKE) --no-print-directory install-device-files install-server-files
@@ -61,11 +70,11 @@ install-strip: install
 install-device: install-build-device install-build-static
 	$(MAKE) --no-print-directory install-device-files
 
-# One invocation for every product (slotctl, slotctl-update, slot-server,
-# libSlotctlCAPI.so and a slot-boot that is not installed): one plan, the
-# links overlap other compiles.
+# One invocation for every product (slotctl-update, slot-server,
+# libSlotctlCAPI.so, and a SwiftPM slotctl and slot-boot that are not
+# installed): one plan, the links overlap other compiles.
 install-build:
-	@echo "== release build: slotctl, slotctl-update, slot-server, libslotctl.so ($(INSTALL_SCRATCH), -static-stdlib)"
+	@echo "== release build: slotctl-update, slot-server, libslotctl.so ($(INSTALL_SCRATCH), -static-stdlib)"
 	$(SWIFT) build -c release --scratch-path $(INSTALL_SCRATCH) -Xswiftc -static-stdlib
 
 # The device products only, one at a time (SwiftPM builds one --product per call).
@@ -79,12 +88,17 @@ install-build-static:
 	@echo "== release build: slot-boot ($(INSTALL_SCRATCH_STATIC), -static-executable)"
 	$(SWIFT) build -c release --scratch-path $(INSTALL_SCRATCH_STATIC) -Xswiftc -static-executable --product slot-boot
 
+# A few milliseconds of cc, after the library is built; PREFIX is baked into the RUNPATH.
+install-launcher:
+	$(INSTALL) -d $(LAUNCHER_DIR)
+	$(CC) $(LAUNCHER_CFLAGS) -o $(LAUNCHER_DIR)/slotctl launcher/slotctl.c $(LAUNCHER_LDFLAGS)
+
 # Copy (and strip) what the builds made; run by `install` after the builds.
 install-files: install-device-files install-server-files
 
-install-device-files:
+install-device-files: install-launcher
 	$(INSTALL) -d $(INSTALL_DIR)/bin $(INSTALL_DIR)/libexec/slotctl $(INSTALL_DIR)/lib/pkgconfig $(INSTALL_DIR)/include
-	$(INSTALL) -m 0755 $(INSTALL_RELEASE)/slotctl $(INSTALL_DIR)/bin/slotctl
+	$(INSTALL) -m 0755 $(LAUNCHER_DIR)/slotctl $(INSTALL_DIR)/bin/slotctl
 	$(INSTALL) -m 0755 $(INSTALL_RELEASE)/slotctl-update $(INSTALL_DIR)/libexec/slotctl/slotctl-update
 	$(INSTALL) -m 0755 $(INSTALL_RELEASE_STATIC)/slot-boot $(INSTALL_DIR)/bin/slot-boot
 	$(INSTALL) -m 0755 $(INSTALL_RELEASE)/libSlotctlCAPI.so $(INSTALL_DIR)/lib/libslotctl.so.$(SLOTCTL_SO_VERSION)
