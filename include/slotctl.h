@@ -7,7 +7,9 @@
  * (symbol version SLOTCTL_1). It carries its own copy of the Swift runtime
  * (linked statically, without Foundation), so the host needs no Swift
  * install: its dependencies are libc, libm, libstdc++, libgcc_s, libz and
- * libblkid. Checks and updates run in the update module, a separate program
+ * libblkid. The installed `slotctl` command is a launcher that runs its
+ * command line in this library (slotctl_main, not part of this API). Checks
+ * and updates run in the update module, a separate program
  * ($PREFIX/libexec/slotctl/slotctl-update, or $SLOTCTL_UPDATE_MODULE) that
  * the library starts as a child process: that is where Foundation, URLSession
  * and libcurl are, once per device. Two consequences: a process that loads
