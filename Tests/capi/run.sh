@@ -94,7 +94,9 @@ for f in lib/libslotctl.so.1.0.0 bin/slotctl libexec/slotctl/slotctl-update bin/
 done
 say "ldd libslotctl.so: $(ldd "$LIB" | awk '/=>/ {print $1}' | head -8 | tr '\n' ' ')... (no libswift*)"
 if ldd "$P/bin/slot-boot" > /dev/null 2>&1; then fail "slot-boot is dynamically linked"; fi
-say "slot-boot: static; slotctl, slotctl-update, slot-server: no libswift*"
+# bin/slotctl is the launcher: the command line runs in the library (slotctl_main).
+readelf -d "$P/bin/slotctl" | grep -q 'NEEDED.*\[libslotctl.so.1\]' || fail "bin/slotctl does not need libslotctl.so.1"
+say "slot-boot: static; slotctl: a $(stat -c %s "$P/bin/slotctl")-byte launcher over libslotctl.so.1; slotctl, slotctl-update, slot-server: no libswift*"
 # make install strips; slotctl (it runs on every boot) loads no Foundation.
 for f in bin/slotctl libexec/slotctl/slotctl-update bin/slot-boot bin/slot-server lib/libslotctl.so.1.0.0; do
     file -b "$P/$f" | grep -q ', stripped' || fail "$f is not stripped"
