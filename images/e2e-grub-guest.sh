@@ -171,9 +171,7 @@ vboot() {
 	[ "$(stat -c %s "$RUN/grubenv")" = 1024 ] || fail "grubenv is $(stat -c %s "$RUN/grubenv") bytes after the boot"
 	env_list "$RUN/grubenv" > "$ENVLIST" || fail "grub-editenv cannot read grubenv after the boot"
 
-	text() { sed 's/^ *[0-9.]* //' "$LOG"; }
-	grub_slot=$(text | sed -n 's/^slotctl: slot \([ABR]\) (.*/\1/p' | head -1)
-	grub_why=$(text | sed -n 's/^slotctl: slot [ABR] (\(.*\))$/\1/p' | head -1)
+	grub_choice
 	hook=$(text | grep -a '^slotctl: booting slot ' | head -1)
 	line=$(text | grep -a '^SLOTTEST booted ' | head -1)
 	slot=$(echo "$line" | sed -n 's/.* slot=\([^ ]*\).*/\1/p')

@@ -235,10 +235,8 @@ gboot() {
 	if [ "$env" = slotctl ]; then dd if="$after" of="$SENV" conv=notrunc status=none; fi
 
 	# What the console says. Lines are "SECONDS TEXT".
-	text() { sed 's/^ *[0-9.]* //' "$LOG"; }
 	at() { grep -a "$1" "$LOG" | head -1 | awk '{ print $1 }'; }
-	grub_slot=$(text | sed -n 's/^slotctl: slot \([ABR]\) (.*/\1/p' | head -1)
-	grub_why=$(text | sed -n 's/^slotctl: slot [ABR] (\(.*\))$/\1/p' | head -1)
+	grub_choice
 	line=$(text | grep -a '^SLOTTEST slot=' | head -1)
 	# The guest's /proc/cmdline, for the boot hook (phase 2).
 	guest_cmdline=$(text | sed -n 's/^SLOTTEST cmdline: //p' | head -1)

@@ -109,3 +109,12 @@ ovmf_boot() {
 	rc=$(cat "$RUN/rc")
 	rm -f "$RUN/rc" "$RUN/ovmf-vars.fd"
 }
+
+# text: the console of the last boot ($LOG, see ovmf_boot) without the seconds.
+text() { sed 's/^ *[0-9.]* //' "$LOG"; }
+# grub_choice: what grub.cfg announced in the last boot ("slotctl: slot X
+# (why)") into grub_slot and grub_why.
+grub_choice() {
+	grub_slot=$(text | sed -n 's/^slotctl: slot \([ABR]\) (.*/\1/p' | head -1)
+	grub_why=$(text | sed -n 's/^slotctl: slot [ABR] (\(.*\))$/\1/p' | head -1)
+}
