@@ -21,9 +21,14 @@ make --no-print-directory install-build-static install-build > "$LOGS/release-bu
     exit 1
 }
 
+# The server suites run in a test process of their own: the CLI, crash and
+# loop-device tests block their process's few cooperative threads while a
+# slotctl child runs, and an in-process slot-server's timers (the catalog
+# refresher's sleep) resume through that pool; beside the QEMU lane they
+# then missed their deadlines.
 lane_swift() {
-    stage "swift test: unit, CLI, loop devices, crashes, update client, server (SQLite and PostgreSQL), end to end"
-    scripts/postgres-test.sh -- swift test
+    stage "swift test: unit, CLI, loop devices, crashes, update client, end to end; then the server (SQLite and PostgreSQL)"
+    scripts/postgres-test.sh -- sh -c 'swift test --skip SlotServerTests && swift test --skip-build --filter SlotServerTests'
 }
 
 lane_boot() {
