@@ -32,7 +32,7 @@ clean:
 ##   bin/slotctl                       every slot and state command: a launcher of a few KB that runs
 ##                                     slotctl_main in libslotctl.so (RUNPATH $ORIGIN/../lib, PREFIX/lib)
 ##   bin/slot-boot                     the boot decision, fully static, for the initramfs
-##   libexec/slotctl/slotctl-update    the update module (check, update, daemon: Foundation URLSession);
+##   libexec/slotctl/slotctl-update    the update module (check, update, daemon: HTTP over libcurl);
 ##                                     `slotctl check|update|daemon` exec it
 ##   bin/slot-server                   the update server (not needed on a device)
 ##   lib/pkgconfig/slotctl.pc, include/slotctl.h

@@ -45,6 +45,8 @@ let package = Package(
         // C libraries and the few Linux facilities Swift cannot spell.
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CBlkid", pkgConfig: "blkid", providers: [.apt(["libblkid-dev"])]),
+        // The update module's HTTP: libcurl, not URLSession (no Foundation, a CA of our choosing).
+        .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
         .target(name: "CSlotSys"),
 
         // CRC-32, gzip, hex and timestamps: one codec for the core, the
@@ -69,10 +71,10 @@ let package = Package(
             dependencies: [.product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: swiftSettings),
 
-        // The device side of updates, over Foundation URLSession.
+        // The device side of updates, over libcurl; FoundationEssentials only.
         .target(
             name: "SlotUpdate",
-            dependencies: ["SlotCore", "SlotCodec", "SlotCrypto", "SlotWire", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["SlotCore", "SlotCodec", "SlotCrypto", "SlotWire", "CCurl", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: swiftSettings),
 
         // The fleet update server as a library.

@@ -4,9 +4,10 @@ import SlotCore
 import Synchronization
 
 /// The library's updates run in the update module, `slotctl-update`, as a
-/// child process: the module carries Foundation and URLSession, the library
-/// does not, so a device holds one copy of Foundation however many slotctl
-/// pieces are installed, and a process that loads libslotctl.so never maps it.
+/// child process: the module links libcurl (and through it TLS, HTTP/2 and
+/// more), the library does not, so a process that loads libslotctl.so (and
+/// `slotctl mark-good` on every boot) maps none of it, and a product with
+/// its own transport leaves the module out.
 ///
 /// `slotctl_check_update` runs `slotctl-update --config PATH check` and reads
 /// its exit code; `slotctl_start_update` starts `slotctl-update --config PATH

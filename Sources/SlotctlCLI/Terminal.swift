@@ -1,4 +1,5 @@
 import Glibc
+import SlotCore
 
 /// What the terminal can do: colour and progress bars only on a TTY.
 public enum Terminal {
@@ -25,7 +26,12 @@ public enum Terminal {
     }
 
     public static func writeStderr(_ text: String) {
-        var text = text
-        text.withUTF8 { bytes in _ = Glibc.write(STDERR_FILENO, bytes.baseAddress, bytes.count) }
+        try? FileDescriptor.standardError.write(Array(text.utf8))
+    }
+
+    /// Unbuffered, so a reader on a pipe (the C API reading `update --json`)
+    /// sees each line when it is written.
+    public static func writeStdout(_ text: String) {
+        try? FileDescriptor.standardOutput.write(Array(text.utf8))
     }
 }

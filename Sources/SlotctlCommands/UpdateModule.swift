@@ -3,8 +3,8 @@ import Glibc
 import SlotCore
 
 /// `slotctl check|update|daemon` run the update module, a separate program
-/// that carries Foundation and URLSession, so that `slotctl` itself never
-/// loads them. The module is exec'd in place of this process with the same
+/// that links libcurl, so that `slotctl` itself (every boot runs
+/// `mark-good`) never loads it. The module is exec'd in place of this process with the same
 /// arguments: same pid (systemd's `slotctl daemon`), same stdin, stdout,
 /// stderr and exit code.
 ///

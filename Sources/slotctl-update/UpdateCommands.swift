@@ -1,5 +1,7 @@
 import ArgumentParser
-import Foundation
+import Dispatch
+import FoundationEssentials
+import Glibc
 import SlotCore
 import SlotUpdate
 import SlotWire
@@ -93,7 +95,7 @@ final class ProgressPrinter: Sendable {
             members.append(("error", .object([("code", .string(error.code.name)), ("exitCode", .int(Int64(error.exitCode))), ("message", .string(error.description))])))
         }
         let line = JSONValue.object(members).serialized + "\n"
-        FileHandle.standardOutput.write(Data(line.utf8))
+        Terminal.writeStdout(line)
     }
 }
 
@@ -114,7 +116,7 @@ struct DaemonCommand: AsyncParsableCommand {
         let engine = try UpdateEngine(manager: global.manager())
         let daemon = UpdateDaemon(engine: engine, interval: interval)
         await daemon.run(cycles: cycles) { line in
-            FileHandle.standardError.write(Data("slotctl daemon: \(line)\n".utf8))
+            Terminal.writeStderr("slotctl daemon: \(line)\n")
         }
     }
 }

@@ -42,20 +42,12 @@ public enum DeviceResolver {
         return names.compactMap { name in
             if let sizeBytes = try? FileSystem.readFile("\(sysBlock)/\(name)/size", limit: 64),
                 let text = String(validating: sizeBytes, as: UTF8.self),
-                Int(text.trimmingWhitespace().trimmingNewline()) == 0
+                Int(text.trimmingWhitespace()) == 0
             {
                 return nil
             }
             let path = "\(devDirectory)/\(name.replacingOccurrencesOf("!", "/"))"
             return FileSystem.exists(path) ? path : nil
         }
-    }
-}
-
-extension String {
-    func trimmingNewline() -> String {
-        var text = Substring(self)
-        while text.last == "\n" { text = text.dropLast() }
-        return String(text)
     }
 }

@@ -20,6 +20,9 @@ public struct FileDescriptor: Sendable {
         self.path = path
     }
 
+    public static let standardOutput = FileDescriptor(rawValue: STDOUT_FILENO, path: "stdout")
+    public static let standardError = FileDescriptor(rawValue: STDERR_FILENO, path: "stderr")
+
     public struct OpenOptions: OptionSet, Sendable {
         public let rawValue: Int32
         public init(rawValue: Int32) { self.rawValue = rawValue }

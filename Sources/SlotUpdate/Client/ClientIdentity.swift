@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import SlotCore
 
 /// The device's client id: a random UUID made once and kept in the state
@@ -10,7 +10,7 @@ public enum ClientIdentity {
     public static func load(_ config: SystemConfig) throws(SlotError) -> String {
         let path = path(config)
         if let bytes = try? FileSystem.readFile(path, limit: 256),
-            let text = String(validating: bytes, as: UTF8.self)?.trimmingCharacters(in: .whitespacesAndNewlines),
+            let text = String(validating: bytes, as: UTF8.self)?.trimmingWhitespace(),
             UUID(uuidString: text) != nil
         {
             return text.lowercased()

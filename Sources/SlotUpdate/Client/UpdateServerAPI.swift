@@ -1,23 +1,21 @@
-import Foundation
-import FoundationNetworking
+import FoundationEssentials
 import SlotCore
 import SlotWire
 
-/// `POST /v1/check` and `POST /v1/events` over URLSession.
+/// `POST /v1/check` and `POST /v1/events`, each exchange on a thread of its own.
 public struct UpdateServerAPI: Sendable {
     public let baseURL: URL
-    public let session: URLSession
-    public let timeout: TimeInterval
+    /// Seconds for a whole exchange.
+    public let timeout: Double
+    /// `[update] ca`: the CA bundle the server's certificate must chain to.
+    public let caFile: String?
 
-    public init(server: String, timeout: TimeInterval = 30) throws(SlotError) {
+    public init(server: String, caFile: String? = nil, timeout: Double = 30) throws(SlotError) {
         guard let url = HTTPURL.parse(server) else {
             throw SlotError(.invalidConfig, "[update] server is not an http(s) URL: '\(server)'")
         }
         baseURL = url
-        let configuration = URLSessionConfiguration.ephemeral
-        configuration.timeoutIntervalForRequest = timeout
-        configuration.requestCachePolicy = .reloadIgnoringLocalCacheData
-        session = URLSession(configuration: configuration)
+        self.caFile = caFile
         self.timeout = timeout
     }
 
@@ -53,34 +51,32 @@ public struct UpdateServerAPI: Sendable {
     }
 
     private func post(_ path: String, body: some Encodable) async throws(SlotError) -> (Data, Int) {
-        var request = URLRequest(url: baseURL.appendingPathComponent(path))
-        request.httpMethod = "POST"
-        request.setValue("application/json", forHTTPHeaderField: "Content-Type")
-        request.timeoutInterval = timeout
+        let encoded: Data
         do {
-            request.httpBody = try WireJSON.encoder().encode(body)
+            encoded = try WireJSON.encoder().encode(body)
         } catch {
             throw SlotError(.usage, "cannot encode the request: \(error)")
         }
-        do {
-            let (data, response) = try await session.data(for: request)
-            return (data, (response as? HTTPURLResponse)?.statusCode ?? 0)
-        } catch {
-            throw SlotError(.network, "cannot reach the update server \(baseURL.absoluteString)", cause: SendableDescription(error))
+        let request = HTTPClient.Request(
+            .post, baseURL.appendingPathComponent(path).absoluteString, headers: ["Content-Type: application/json"],
+            body: Array(encoded), timeout: timeout, stallTimeout: timeout)
+        let server = baseURL.absoluteString
+        return try await WorkerThread.run { [caFile] () throws(SlotError) -> (Data, Int) in
+            let client = try HTTPClient(caFile: caFile)
+            do throws(HTTPClient.Failure) {
+                let (head, data) = try client.fetch(request)
+                return (Data(data), head.status)
+            } catch {
+                switch error {
+                case .refused(let error): throw error
+                case .transport(let message, _): throw SlotError(.network, "cannot reach the update server \(server): \(message)")
+                }
+            }
         }
     }
 
     static func failure(_ what: String, _ status: Int, _ data: Data) -> SlotError {
         let reason = (try? WireJSON.decoder().decode(APIErrorBody.self, from: data)).map { ": \($0.error.message)" } ?? ""
         return SlotError(.network, "the update server answered \(what) with HTTP \(status)\(reason)")
-    }
-}
-
-/// An error from Foundation carried as text, so SlotError stays Sendable.
-public struct SendableDescription: Error, Sendable, CustomStringConvertible {
-    public let description: String
-    public init(_ error: any Error) {
-        let nsError = error as NSError
-        description = nsError.localizedDescription.isEmpty ? "\(error)" : nsError.localizedDescription
     }
 }

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import SlotCore
 import SlotWire
 
@@ -44,7 +44,7 @@ public struct ReleaseVerifier: Sendable {
         } catch {
             throw SlotError(.invalidConfig, "[update] public-key: cannot read '\(path)'", cause: error.cause)
         }
-        let text = String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        let text = String(decoding: bytes, as: UTF8.self).trimmingWhitespace()
         do {
             _ = try ReleaseSignature.publicKey(fromBase64: text)
         } catch {

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 import SlotCore
 
 /// `slotctl daemon`: checks every `[update] interval` seconds (±10 % jitter,
@@ -42,11 +43,11 @@ public struct UpdateDaemon: Sendable {
                     log("installed \(release.version) into slot \(slot); ready to reboot")
                     if reboot {
                         log("rebooting: \(rebootCommand)")
-                        let process = Process()
-                        process.executableURL = URL(fileURLWithPath: "/bin/sh")
-                        process.arguments = ["-c", rebootCommand]
-                        try? process.run()
-                        process.waitUntilExit()
+                        switch ShellCommand.run(rebootCommand) {
+                        case nil: log("cannot run the reboot command: /bin/sh did not start")
+                        case let status? where status != 0: log("the reboot command exited with status \(status)")
+                        default: break
+                        }
                     }
                 }
                 failures = 0

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 import SlotCodec
 import SlotCore
 import SlotWire
@@ -190,16 +191,7 @@ public final class UpdateEngine: Sendable {
     /// Streams a verified release into the inactive slot. The blocking work
     /// runs on its own thread, off Swift's cooperative pool.
     private func install(_ release: Release, state: SystemState, observer: (@Sendable (UpdateProgress) -> Void)?) async throws(SlotError) -> SlotName {
-        let result: Result<SlotName, SlotError> = await withCheckedContinuation { continuation in
-            WorkerThread { [self] in
-                do throws(SlotError) {
-                    continuation.resume(returning: .success(try installBlocking(release, state: state, observer: observer)))
-                } catch {
-                    continuation.resume(returning: .failure(error))
-                }
-            }.detach()
-        }
-        return try result.get()
+        try await WorkerThread.run { [self] () throws(SlotError) in try installBlocking(release, state: state, observer: observer) }
     }
 
     private func installBlocking(_ release: Release, state: SystemState, observer: (@Sendable (UpdateProgress) -> Void)?) throws(SlotError) -> SlotName {
@@ -212,7 +204,7 @@ public final class UpdateEngine: Sendable {
                 securityVersion: release.securityVersion, size: release.size, crc32: CRC32.parse(release.crc32),
                 sha256: release.sha256),
             gzip: release.compression == .gzip)
-        let downloader = PayloadDownloader(url: url, payloadSize: release.payloadSize, options: downloadOptions) { [self] in
+        let downloader = PayloadDownloader(url: url, payloadSize: release.payloadSize, client: try HTTPClient(caFile: api.caFile), options: downloadOptions) { [self] in
             cancelRequested.load(ordering: .acquiring)
         }
         var lastReport: UInt64 = 0
@@ -237,8 +229,9 @@ public final class UpdateEngine: Sendable {
                 queue(.downloaded, release: release, detail: "\(release.payloadSize) bytes")
                 set({ $0.state = .installing }, notify: observer)
                 if cancelRequested.load(ordering: .acquiring) { throw SlotError(.cancelled, "update cancelled") }
-                if let trace = ProcessInfo.processInfo.environment["SLOTCTL_TRACE"], !trace.isEmpty {
-                    FileHandle.standardError.write(Data("slotctl: trace: download: \(downloader.requests) requests, \(downloader.callbacks) callbacks, waiting for data \(Int(downloader.waitSeconds * 1000)) ms, handing to the writer \(Int(downloader.consumeSeconds * 1000)) ms; writer: \(session.stageTimings)\n".utf8))
+                if let trace = getenv("SLOTCTL_TRACE"), trace.pointee != 0 {
+                    let waiting = Int((downloader.transferSeconds - downloader.consumeSeconds) * 1000)
+                    try? FileDescriptor.standardError.write(Array("slotctl: trace: download: \(downloader.requests) requests, \(downloader.callbacks) callbacks, waiting for data \(waiting) ms, handing to the writer \(Int(downloader.consumeSeconds * 1000)) ms; writer: \(session.stageTimings)\n".utf8))
                 }
             }
         } catch {

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import SlotCodec
 import SlotCore
 import SlotWire
@@ -19,7 +19,7 @@ public struct BootEventReporter: Sendable {
 
     /// Queues the events the server has not heard of yet.
     public func collect(from state: SystemState, into queue: EventQueue) throws(SlotError) {
-        let cursor = (try? FileSystem.readFile(cursorPath, limit: 64)).flatMap { UInt64(String(decoding: $0, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)) }
+        let cursor = (try? FileSystem.readFile(cursorPath, limit: 64)).flatMap { UInt64(String(decoding: $0, as: UTF8.self).trimmingWhitespace()) }
         var events: [DeviceEvent] = []
         var last = cursor ?? 0
         // Events written together share a seq and are always collected together.
