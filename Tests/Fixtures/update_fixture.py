@@ -12,13 +12,17 @@ support, or misbehaving on purpose as /_fixture/mode says:
   slow:BYTES_PER_SEC  throttled bodies (for cancel tests)
   events-down         /v1/events answers 503
 
-Usage: update_fixture.py PORT_FILE [PORT [STATE_FILE]]
+Usage: update_fixture.py PORT_FILE [PORT [STATE_FILE [TLS_CERT TLS_KEY]]]
   PORT 0 picks a free port, written to PORT_FILE. With STATE_FILE, the release,
   payloads and mode survive a restart (for "server gone, then back" tests).
+  With TLS_CERT and TLS_KEY, the same handler also answers HTTPS on a second
+  free port, and PORT_FILE holds "PLAIN_PORT TLS_PORT": the tests drive the
+  fixture over plain HTTP, the device talks to it over TLS.
 """
 import json
 import os
 import re
+import ssl
 import sys
 import threading
 import time
@@ -158,8 +162,17 @@ def main():
     ThreadingHTTPServer.allow_reuse_address = True
     server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
     server.daemon_threads = True
+    ports = str(server.server_address[1])
+    if len(sys.argv) > 5:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(sys.argv[4], sys.argv[5])
+        secure = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        secure.daemon_threads = True
+        secure.socket = context.wrap_socket(secure.socket, server_side=True)
+        threading.Thread(target=secure.serve_forever, daemon=True).start()
+        ports += " " + str(secure.server_address[1])
     with open(port_file + ".tmp", "w") as f:
-        f.write(str(server.server_address[1]))
+        f.write(ports)
     os.rename(port_file + ".tmp", port_file)
     server.serve_forever()
 

@@ -8,25 +8,32 @@ import SlotWire
 final class FixtureServer: @unchecked Sendable {
     private var process: Process
     let port: Int
+    /// The HTTPS port, when started with a certificate.
+    let tlsPort: Int?
     let dir = TempDirectory("slotctl-fixture")
     static let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent("Fixtures/update_fixture.py").path
 
     var base: String { "http://127.0.0.1:\(port)" }
+    /// The same server over TLS (nil without a certificate).
+    var tlsBase: String? { tlsPort.map { "https://127.0.0.1:\($0)" } }
+    private let tls: (cert: String, key: String)?
 
-    init(port requested: Int = 0) throws {
-        (process, port) = try Self.launch(port: requested, dir: dir)
+    init(port requested: Int = 0, tls: (cert: String, key: String)? = nil) throws {
+        self.tls = tls
+        (process, port, tlsPort) = try Self.launch(port: requested, dir: dir, tls: tls)
     }
 
-    private static func launch(port: Int, dir: TempDirectory) throws -> (Process, Int) {
+    private static func launch(port: Int, dir: TempDirectory, tls: (cert: String, key: String)?) throws -> (Process, Int, Int?) {
         let portFile = dir.file("port-\(UUID().uuidString)")
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", script, portFile, String(port), dir.file("fixture-state.json")]
+        process.arguments = ["python3", script, portFile, String(port), dir.file("fixture-state.json")] + (tls.map { [$0.cert, $0.key] } ?? [])
         try process.run()
         for _ in 0..<200 {
-            if let text = try? String(contentsOfFile: portFile, encoding: .utf8), let port = Int(text) {
-                return (process, port)
+            if let text = try? String(contentsOfFile: portFile, encoding: .utf8) {
+                let ports = text.split(separator: " ").compactMap { Int($0) }
+                if let port = ports.first { return (process, port, ports.dropFirst().first) }
             }
             usleep(20_000)
         }
@@ -46,7 +53,7 @@ final class FixtureServer: @unchecked Sendable {
 
     /// Brings the server back on the same port (after `stop()`).
     func restart() throws {
-        (process, _) = try Self.launch(port: port, dir: dir)
+        (process, _, _) = try Self.launch(port: port, dir: dir, tls: tls)
     }
 
     struct FixtureError: Error, CustomStringConvertible {

@@ -19,14 +19,17 @@ import Testing
     }
 
     /// A device running 1.0 from A (good), R provisioned, talking to a fresh fixture.
-    func device(slotSize: Int = 8 << 20, segment: UInt64? = nil, signed: Bool = true) throws -> Device {
-        let server = try FixtureServer()
+    /// With `tls`, the device talks to the fixture over HTTPS with that
+    /// certificate, and pins `pin` (a CA file) when given.
+    func device(slotSize: Int = 8 << 20, segment: UInt64? = nil, signed: Bool = true, tls: ThrowawayCA? = nil, pin: String? = nil) throws -> Device {
+        let server = try FixtureServer(tls: tls.map { ($0.certFile, $0.keyFile) })
         let keys = ReleaseSignature.generateKeyPair()
         let box = try Sandbox(slotSize: slotSize, extra: """
             [update]
-            server = \(server.base)
+            server = \(server.tlsBase ?? server.base)
             channel = beta
             \(signed ? "public-key = release.pub" : "")
+            \(pin.map { "ca = \($0)" } ?? "")
             """)
         box.dir.write("release.pub", keys.publicKey + "\n")
         let manager = box.manager
@@ -254,6 +257,70 @@ import Testing
         let state = try device.box.manager.store.load()
         #expect(!state[.B].status.holdsVerifiedImage)
         try expectUnchanged(device)
+    }
+
+    @Test func overHTTPSTheServerMustChainToThePinnedCA() async throws {
+        let certificates = TempDirectory("slotctl-ca")
+        let ca = try ThrowawayCA(in: certificates)
+        let device = try device(segment: 1 << 20, tls: ca, pin: ca.caFile)
+        let image = patternBytes(3 << 20, seed: 65)
+        try publish(device, image, version: "2.0")
+        _ = try await device.engine.update()
+        #expect(device.box.slotBytes("b.img", count: image.count) == image)
+        #expect(try device.server.log().payload_requests.count >= 3, "the payload came over TLS too")
+
+        // Another CA pinned: refused at the handshake, nothing asked or written.
+        let stranger = try ThrowawayCA(in: certificates, name: "stranger")
+        let wrong = try self.device(tls: ca, pin: stranger.caFile)
+        try publish(wrong, image, version: "2.0")
+        await expectFailure(.network, "cannot reach the update server") { try await wrong.engine.update() }
+        #expect(try wrong.server.log().checks.isEmpty, "no request got through the handshake")
+        let state = try wrong.box.manager.store.load()
+        #expect(!state[.B].status.holdsVerifiedImage)
+        try expectUnchanged(wrong)
+
+        // Nothing pinned: the system store does not know a throwaway CA either.
+        let unpinned = try self.device(tls: ca)
+        try publish(unpinned, image, version: "2.0")
+        await expectFailure(.network, "certificate") { try await unpinned.engine.update() }
+        try expectUnchanged(unpinned)
+    }
+
+    @Test func aPinnedCAIsCheckedWhenTheEngineStarts() throws {
+        let box = try Sandbox(extra: """
+            [update]
+            server = https://127.0.0.1:9
+            ca = missing.pem
+            """)
+        do {
+            _ = try UpdateEngine(manager: box.manager)
+            Issue.record("a missing CA file was accepted")
+        } catch {
+            #expect(error.code == .invalidConfig && error.description.contains("missing.pem"), "\(error)")
+        }
+        box.dir.write("not-a-ca.pem", "hello\n")
+        let other = try Sandbox(extra: """
+            [update]
+            server = https://127.0.0.1:9
+            ca = \(box.dir.file("not-a-ca.pem"))
+            """)
+        do {
+            _ = try UpdateEngine(manager: other.manager)
+            Issue.record("a file without a certificate was accepted")
+        } catch {
+            #expect(error.code == .invalidConfig && error.description.contains("no PEM certificate"), "\(error)")
+        }
+        // A pinned CA with a plain-HTTP server is a config error, not a silent no-op.
+        do {
+            _ = try Sandbox(extra: """
+                [update]
+                server = http://127.0.0.1:9
+                ca = x.pem
+                """).config
+            Issue.record("ca with http:// was accepted")
+        } catch let error as SlotError {
+            #expect(error.code == .invalidConfig && error.description.contains("not https://"), "\(error)")
+        }
     }
 
     @Test func aFallbackIsReportedOnceTheServerIsReachableAgain() async throws {

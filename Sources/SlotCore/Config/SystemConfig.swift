@@ -42,6 +42,9 @@ public struct SystemConfig: Sendable {
         public var server: String?
         public var channel: String = "stable"
         public var publicKeyPath: String?
+        /// The CA bundle (PEM) the server's certificate must chain to,
+        /// instead of the system store; only with an https server.
+        public var caPath: String?
         /// Seconds between checks in daemon mode.
         public var interval: Int = 3600
         /// Upper bound of the retry backoff after failures, in seconds.
@@ -167,13 +170,17 @@ public struct SystemConfig: Sendable {
 
         var update = UpdateConfig()
         if let section = ini.section("update") {
-            try reader.checkKeys(section, allowed: ["server", "channel", "public-key", "interval", "max-backoff", "reboot", "reboot-command"])
+            try reader.checkKeys(section, allowed: ["server", "channel", "public-key", "ca", "interval", "max-backoff", "reboot", "reboot-command"])
             update.server = section.entry("server")?.value
             if let server = update.server, !(server.hasPrefix("http://") || server.hasPrefix("https://")) {
                 throw SlotError(.invalidConfig, "\(path):\(section.entry("server")!.line): [update] server: expected an http:// or https:// URL, got '\(server)'")
             }
             update.channel = section.entry("channel")?.value ?? "stable"
             update.publicKeyPath = reader.path(section, "public-key")
+            update.caPath = reader.path(section, "ca")
+            if update.caPath != nil, let server = update.server, !server.hasPrefix("https://") {
+                throw SlotError(.invalidConfig, "\(path):\(section.entry("ca")!.line): [update] ca: the server '\(server)' is not https://, so a pinned CA would protect nothing")
+            }
             update.interval = try reader.integer(section, "interval", range: 1...(7 * 86400)) ?? update.interval
             update.maxBackoff = try reader.integer(section, "max-backoff", range: 1...(30 * 86400)) ?? update.maxBackoff
             update.rebootAfterUpdate = try reader.boolean(section, "reboot") ?? false

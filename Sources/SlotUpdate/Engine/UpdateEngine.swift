@@ -28,12 +28,28 @@ public final class UpdateEngine: Sendable {
             throw SlotError(.invalidConfig, "\(config.path): [update] server is not set")
         }
         self.manager = manager
-        self.api = try UpdateServerAPI(server: server)
+        self.api = try UpdateServerAPI(server: server, caFile: try Self.checkedCA(config.update.caPath))
         self.verifier = ReleaseVerifier(compatible: config.compatible, publicKey: try ReleaseVerifier.loadPublicKey(path: config.update.publicKeyPath))
         self.clientId = try ClientIdentity.load(config)
         self.channel = config.update.channel
         self.events = EventQueue(config: config)
         self.downloadOptions = downloadOptions
+    }
+
+    /// `[update] ca`, readable now: a typo is a config error at the start,
+    /// not a TLS failure at the first request.
+    static func checkedCA(_ path: String?) throws(SlotError) -> String? {
+        guard let path else { return nil }
+        let text: [UInt8]
+        do {
+            text = try FileSystem.readFile(path, limit: 1 << 20)
+        } catch {
+            throw SlotError(.invalidConfig, "[update] ca: cannot read '\(path)'", cause: error.cause)
+        }
+        guard String(decoding: text, as: UTF8.self).contains("-----BEGIN CERTIFICATE-----") else {
+            throw SlotError(.invalidConfig, "[update] ca: '\(path)' holds no PEM certificate")
+        }
+        return path
     }
 
     // MARK: - State
