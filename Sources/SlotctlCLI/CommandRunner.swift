@@ -37,7 +37,7 @@ public enum CommandRunner {
     }
 
     /// Turns a failure into its message on stderr and the documented exit code.
-    private static func exit(for error: any Error, _ root: any ParsableCommand.Type) -> Never {
+    public static func exit(for error: any Error, _ root: any ParsableCommand.Type) -> Never {
         switch error {
         case let error as SlotError:
             Terminal.printError(error.description)
@@ -95,11 +95,17 @@ public struct GlobalOptions: ParsableArguments {
     public init() {}
 
     public func manager() throws(SlotError) -> SlotManager {
-        try SlotManager(configPath: config, sha256: CryptoSHA256.factory)
+        try Self.manager(configPath: config)
+    }
+
+    /// The manager for a config path as `--config` gives it (nil: the default).
+    public static func manager(configPath: String?) throws(SlotError) -> SlotManager {
+        try SlotManager(configPath: configPath, sha256: CryptoSHA256.factory)
     }
 }
 
 extension SlotName: ExpressibleByArgument {
+    /// Slot names are case-insensitive on the command line (`b` is B).
     public init?(argument: String) {
         self.init(rawValue: argument.uppercased())
     }
