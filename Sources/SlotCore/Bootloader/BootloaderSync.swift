@@ -97,8 +97,9 @@ public struct BootloaderSync: Sendable {
     }
 
     /// Writes `state` (the result of a transaction on `previous`) and
-    /// projects it, in the order above. Returns the state as written last.
-    func commit(_ state: SystemState, previous: SystemState?, store: StateStore) throws(SlotError) -> SystemState {
+    /// projects it, in the order above; `copies` are the state copies the
+    /// transaction read. Returns the state as written last.
+    func commit(_ state: SystemState, previous: SystemState?, store: StateStore, over copies: StateStore.Snapshot) throws(SlotError) -> SystemState {
         let current = try readCurrent()
         let seen = BootloaderView(kind, lookup: current.lookup)
         var projected = state
@@ -115,11 +116,11 @@ public struct BootloaderSync: Sendable {
         if upToDate {
             var clean = state
             clean.projectionPending = false
-            return try store.write(clean)
+            return try store.write(clean, over: copies)
         }
         var marked = state
         marked.projectionPending = true
-        let written = try store.write(marked)
+        let written = try store.write(marked, over: copies)
         FailPoint.hit("projection-state-marked")
         try write(variables, over: current)
         FailPoint.hit("projection-environment-written")

@@ -82,17 +82,22 @@ public enum StateCodec {
         guard stored == computed else {
             throw DecodeError(reason: "CRC mismatch (stored \(CRC32.hex(stored)), computed \(CRC32.hex(computed)))")
         }
-        guard let text = String(validating: bytes[headerSize..<(headerSize + length)], as: UTF8.self) else {
+        let payload = bytes[headerSize..<(headerSize + length)]
+        guard String(validating: payload, as: UTF8.self) != nil else {
             throw DecodeError(reason: "payload is not UTF-8")
         }
         var state = SystemState()
         state.seq = seq
         var bootedSlot: SlotName?
         var bootedSeq: UInt64?
-        for line in text.split(separator: "\n") {
-            guard let equals = line.firstIndex(of: "=") else { throw DecodeError(reason: "malformed line '\(line)'") }
-            let key = line[..<equals]
-            let value = String(line[line.index(after: equals)...])
+        // Split on the bytes, not on Characters: the separators are ASCII and
+        // grapheme breaking made decoding the dearest part of `mark-good`.
+        for line in payload.split(separator: UInt8(ascii: "\n")) {
+            guard let equals = line.firstIndex(of: UInt8(ascii: "=")) else {
+                throw DecodeError(reason: "malformed line '\(String(decoding: line, as: UTF8.self))'")
+            }
+            let key = String(decoding: line[..<equals], as: UTF8.self)
+            let value = String(decoding: line[(equals + 1)...], as: UTF8.self)
             switch key {
             case "security-version": state.securityVersion = try number(value, key)
             case "recovery-once": state.recoveryOnce = try number(value, key) as UInt64 != 0
@@ -104,7 +109,7 @@ public enum StateCodec {
             case "event": state.events.append(try event(value))
             default:
                 if key.hasPrefix("slot.") {
-                    try slotField(String(key), value, into: &state)
+                    try slotField(key, value, into: &state)
                 }
                 // Unknown global keys are ignored: they come from a newer minor revision.
             }
@@ -114,8 +119,8 @@ public enum StateCodec {
     }
 
     private static func slotField(_ key: String, _ value: String, into state: inout SystemState) throws(DecodeError) {
-        let parts = key.split(separator: ".", maxSplits: 2)
-        guard parts.count == 3, let slot = SlotName(rawValue: String(parts[1])) else {
+        let parts = key.utf8.split(separator: UInt8(ascii: "."), maxSplits: 2).map { String(decoding: $0, as: UTF8.self) }
+        guard parts.count == 3, let slot = SlotName(rawValue: parts[1]) else {
             throw DecodeError(reason: "bad slot key '\(key)'")
         }
         var record = state[slot]
@@ -142,19 +147,20 @@ public enum StateCodec {
     }
 
     private static func event(_ value: String) throws(DecodeError) -> StateEvent {
-        let fields = value.split(separator: " ", maxSplits: 4, omittingEmptySubsequences: false)
-        guard fields.count == 5, let seq = UInt64(fields[0]), let type = StateEvent.Kind(rawValue: String(fields[1])),
+        let fields = value.utf8.split(separator: UInt8(ascii: " "), maxSplits: 4, omittingEmptySubsequences: false)
+            .map { String(decoding: $0, as: UTF8.self) }
+        guard fields.count == 5, let seq = UInt64(fields[0]), let type = StateEvent.Kind(rawValue: fields[1]),
             let at = Int64(fields[3])
         else { throw DecodeError(reason: "malformed event '\(value)'") }
         let slot: SlotName?
         if fields[2] == "-" {
             slot = nil
-        } else if let named = SlotName(rawValue: String(fields[2])) {
+        } else if let named = SlotName(rawValue: fields[2]) {
             slot = named
         } else {
             throw DecodeError(reason: "malformed event slot '\(fields[2])'")
         }
-        return StateEvent(seq: seq, type: type, slot: slot, detail: unescape(String(fields[4])), at: at)
+        return StateEvent(seq: seq, type: type, slot: slot, detail: unescape(fields[4]), at: at)
     }
 
     private static func number(_ value: String, _ key: some StringProtocol) throws(DecodeError) -> UInt64 {

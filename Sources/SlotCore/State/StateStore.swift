@@ -89,7 +89,11 @@ public final class StateStore: Sendable {
 
     /// The current state, or an error that tells "never provisioned" from "corrupt".
     public func load() throws(SlotError) -> SystemState {
-        let snapshot = snapshot()
+        try load(from: snapshot())
+    }
+
+    /// ``load()`` from copies already read.
+    func load(from snapshot: Snapshot) throws(SlotError) -> SystemState {
         if let current = snapshot.current { return current }
         if snapshot.isMissing {
             throw SlotError(.notProvisioned, "no state in '\(directory)' (run 'slotctl init' to provision it)")
@@ -162,19 +166,22 @@ public final class StateStore: Sendable {
     /// Writes a state made from nothing (`init`), projected like a transaction.
     @discardableResult
     public func provision(_ state: SystemState) throws(SlotError) -> SystemState {
-        if let sync { return try sync.commit(state, previous: nil, store: self) }
-        return try write(state)
+        let copies = snapshot()
+        if let sync { return try sync.commit(state, previous: nil, store: self, over: copies) }
+        return try write(state, over: copies)
     }
 
     /// Lock, read, change, write: the shape of every mutating command.
     @discardableResult
     public func transaction(timeout: Double = StateStore.defaultLockTimeout, _ change: (inout SystemState) throws(SlotError) -> Void) throws(SlotError) -> SystemState {
         try withLock(timeout: timeout) { () throws(SlotError) -> SystemState in
-            var state = try load()
+            // Each copy is read and decoded once: what was read is what the write goes over.
+            let copies = snapshot()
+            var state = try load(from: copies)
             let before = state
             try change(&state)
-            if let sync { return try sync.commit(state, previous: before, store: self) }
-            return try write(state)
+            if let sync { return try sync.commit(state, previous: before, store: self, over: copies) }
+            return try write(state, over: copies)
         }
     }
 
