@@ -144,16 +144,16 @@ cat >&2 << EOF
 
 EOF
 
-# What loading Foundation costs at start: the same failing command (a config
-# that does not exist: parse the arguments, fail to read it, exit 2) in slotctl
-# and in the update module, which carries Foundation.
+# What start-up costs: the same failing command (a config that does not exist:
+# parse the arguments, fail to read it, exit 2) in slotctl (libslotctl.so) and
+# in the update module (its own runtime, and libcurl with what it loads).
 hyperfine -N -i --style none --warmup 3 --runs $((RUNS * 3)) --export-json "$W/startup.json" \
 	-n slotctl "$SLOTCTL --config $W/none.conf status" \
 	-n slotctl-update "$DEST/libexec/slotctl/slotctl-update --config $W/none.conf check" > /dev/null 2>&1
 start_ms() { jq --arg c "$1" '.results[] | select(.command == $c) | .median * 1000' "$W/startup.json" | awk '{ printf "%.2f", $1 }'; }
 cat >&2 << EOF
 
-| start-up (a missing config, exit 2), median of $((RUNS * 3)) runs | slotctl (no Foundation) | slotctl-update (Foundation) |
+| start-up (a missing config, exit 2), median of $((RUNS * 3)) runs | slotctl | slotctl-update |
 |---|---|---|
 | exec-to-exit | $(start_ms slotctl) ms | $(start_ms slotctl-update) ms |
 
