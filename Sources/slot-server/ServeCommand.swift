@@ -12,6 +12,12 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Address to listen on, HOST:PORT ([::1]:PORT for IPv6).")
     var listen = "127.0.0.1:8080"
 
+    @Option(help: "PEM certificate chain (the server's certificate first): serve HTTPS. Needs --tls-key.")
+    var tlsCert: String?
+
+    @Option(help: "PEM private key of --tls-cert.")
+    var tlsKey: String?
+
     @Option(help: "Directory for the SQLite database, payloads and the generated admin token.")
     var data = "./slot-server-data"
 
@@ -51,7 +57,7 @@ struct ServeCommand: AsyncParsableCommand {
             var logger = Logger(label: "slot-server")
             logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
             try await SlotServerApp.run(configuration: configuration, logger: logger) { port in
-                printErr("slot-server: listening on \(configuration.host):\(port)")
+                printErr("slot-server: listening on \(configuration.scheme)://\(configuration.host):\(port)")
             }
         } catch {
             throw exitWith(error)
@@ -64,6 +70,11 @@ struct ServeCommand: AsyncParsableCommand {
         var configuration = ServerConfiguration(adminToken: token)
         (configuration.host, configuration.port) = try Self.parseListen(listen)
         configuration.dataDirectory = data
+        switch (tlsCert, tlsKey) {
+        case (let cert?, let key?): configuration.tls = .init(certificateChain: cert, privateKey: key)
+        case (nil, nil): break
+        default: throw ServerError(.configuration, "--tls-cert and --tls-key go together")
+        }
         if let database { configuration.database = .postgres(try PostgresURL(database)) }
         if let publicURL {
             guard HTTPURL.parse(publicURL) != nil else {

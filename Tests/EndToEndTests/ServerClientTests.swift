@@ -17,26 +17,36 @@ struct ServerClientTests {
         let token = "e2e-token-\(UInt32.random(in: 0...UInt32.max))"
         let dir: TempDirectory
 
-        init(dir: TempDirectory) throws {
+        /// With `tls`, `serve --tls-cert --tls-key` with its server certificate.
+        init(dir: TempDirectory, tls: ThrowawayCA? = nil) throws {
             self.dir = dir
-            #expect(CLI.run(ServerClientTests.slotServer, ["keygen", "--out", dir.file("keys")]).status == 0)
+            if !FileManager.default.fileExists(atPath: dir.file("keys/release.pub")) {
+                #expect(CLI.run(ServerClientTests.slotServer, ["keygen", "--out", dir.file("keys")]).status == 0)
+            }
             let port = try Self.freePort()
-            url = "http://127.0.0.1:\(port)"
+            url = "\(tls == nil ? "http" : "https")://127.0.0.1:\(port)"
+            let certificate = tls.map { ["--tls-cert", $0.certFile, "--tls-key", $0.keyFile] } ?? []
             process = try CLI.start(
                 ServerClientTests.slotServer,
-                ["serve", "--listen", "127.0.0.1:\(port)", "--data", dir.file("server-data"), "--release-key", dir.file("keys/release.pub"), "--flush-interval", "0.2"],
+                ["serve", "--listen", "127.0.0.1:\(port)", "--data", dir.file("server-data"), "--release-key", dir.file("keys/release.pub"), "--flush-interval", "0.2"]
+                    + certificate,
                 environment: ["SLOT_SERVER_ADMIN_TOKEN": token])
             for _ in 0..<250 {
-                if (try? String(contentsOf: URL(string: url + "/healthz")!, encoding: .utf8)) != nil { return }
+                // Up when it answers; over TLS, when the handshake reaches a server that speaks it.
+                let probe = tls.map { CLI.run("/usr/bin/curl", ["-sf", "--cacert", $0.caFile, url + "/healthz"]).status == 0 }
+                    ?? ((try? String(contentsOf: URL(string: url + "/healthz")!, encoding: .utf8)) != nil)
+                if probe { return }
                 usleep(20_000)
             }
             throw SlotError(.network, "slot-server did not come up on \(url)")
         }
 
-        deinit {
+        func stop() {
             kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
         }
+
+        deinit { stop() }
 
         static func freePort() throws -> Int {
             let output = CLI.run("/usr/bin/env", ["python3", "-c", "import socket; s=socket.socket(); s.bind(('127.0.0.1', 0)); print(s.getsockname()[1])"])
@@ -55,13 +65,14 @@ struct ServerClientTests {
         }
     }
 
-    /// A device with A running 1.0 (good), pointed at the server.
-    func device(server: Server, dir: TempDirectory) throws -> Sandbox {
+    /// A device with A running 1.0 (good), pointed at the server (pinning `ca` when given).
+    func device(server: Server, dir: TempDirectory, ca: String? = nil) throws -> Sandbox {
         let box = try Sandbox(slotSize: 8 << 20, extra: """
             [update]
             server = \(server.url)
             channel = stable
             public-key = \(dir.file("keys/release.pub"))
+            \(ca.map { "ca = \($0)" } ?? "")
             """)
         let config = box.configPath
         #expect(CLI.slotctl(["init"], config: config).status == 0)
@@ -114,6 +125,63 @@ struct ServerClientTests {
         let devices = server.admin(["devices", "--json"])
         let clientId = String(decoding: box.dir.read("state/client-id"), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
         #expect(devices.stdout.contains(clientId))
+    }
+
+    /// `serve --tls-cert --tls-key`: the device pins the CA ([update] ca), checks,
+    /// downloads (the payload URL is https too) and reports over TLS; a device
+    /// pinning another CA, and a client speaking plain HTTP, get nothing.
+    @Test func overHTTPSWithAPinnedCA() throws {
+        let dir = TempDirectory("slotctl-e2e-tls")
+        let ca = try ThrowawayCA(in: dir)
+        // Deploy over plain HTTP (the admin client trusts the system store only),
+        // then serve the same data over TLS.
+        let image = patternBytes((2 << 20) + 3, seed: 74)
+        dir.write("v2.img", bytes: image)
+        do {
+            let plain = try Server(dir: dir)
+            _ = try plain.deploy(dir.file("v2.img"), version: "2.0")
+            plain.stop()
+        }
+        let server = try Server(dir: dir, tls: ca)
+        #expect(server.url.hasPrefix("https://"))
+        let box = try device(server: server, dir: dir, ca: ca.caFile)
+        let config = box.configPath
+        let check = CLI.slotctl(["check", "--json"], config: config)
+        #expect(check.status == 0 && check.stdout.contains("\"version\":\"2.0\""), "\(check.stdout)\(check.stderr)")
+        let update = CLI.slotctl(["update"], config: config)
+        #expect(update.status == 0, "\(update.stderr)")
+        #expect(box.slotBytes("b.img", count: image.count) == image)
+
+        let stranger = try ThrowawayCA(in: dir, name: "stranger")
+        let other = try device(server: server, dir: dir, ca: stranger.caFile)
+        let refused = CLI.slotctl(["update"], config: other.configPath)
+        #expect(refused.status == 4, "\(refused.stderr)")
+        #expect(refused.stderr.contains("cannot reach the update server") && refused.stderr.contains("certificate"), "\(refused.stderr)")
+        #expect(other.slotBytes("b.img", count: image.count) != image)
+
+        let plainText = CLI.run("/usr/bin/curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", server.url.replacingOccurrences(of: "https://", with: "http://") + "/healthz"])
+        #expect(plainText.stdout != "200", "plain HTTP must not be answered on the TLS port")
+    }
+
+    /// A certificate or key that cannot serve stops `serve` before it listens, saying which.
+    @Test func badTLSFilesStopTheServerAtStart() throws {
+        let dir = TempDirectory("slotctl-e2e-tls-bad")
+        let ca = try ThrowawayCA(in: dir)
+        let other = try ThrowawayCA(in: dir, name: "other")
+        dir.write("garbage.pem", "not a certificate\n")
+        let cases: [(args: [String], text: String)] = [
+            (["--tls-cert", ca.certFile], "--tls-cert and --tls-key go together"),
+            (["--tls-cert", dir.file("missing.pem"), "--tls-key", ca.keyFile], "--tls-cert \(dir.file("missing.pem"))"),
+            (["--tls-cert", dir.file("garbage.pem"), "--tls-key", ca.keyFile], "not a readable PEM certificate chain"),
+            (["--tls-cert", ca.certFile, "--tls-key", dir.file("garbage.pem")], "not a readable PEM private key"),
+            (["--tls-cert", ca.certFile, "--tls-key", other.keyFile], "does not go with --tls-cert"),
+        ]
+        for testCase in cases {
+            let result = CLI.run(Self.slotServer, ["serve", "--listen", "127.0.0.1:0", "--data", dir.file("data")] + testCase.args)
+            #expect(result.status != 0, "\(testCase.args)")
+            #expect(result.stderr.contains(testCase.text), "\(testCase.args): \(result.stderr)")
+            #expect(!result.stderr.contains("listening on"), "\(testCase.args): \(result.stderr)")
+        }
     }
 
     @Test func aRolloutOfZeroReachesNobodyAndWideningReachesTheDevice() throws {

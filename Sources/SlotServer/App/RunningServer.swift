@@ -7,14 +7,17 @@ import ServiceLifecycle
 /// for embedding. ``shutdown()`` is the same graceful path as SIGTERM.
 public final class RunningServer: Sendable {
     public let port: Int
+    /// `http` or `https`.
+    public let scheme: String
     public let metrics: ServerMetrics
     private let group: ServiceGroup
     private let task: Task<Void, any Error>
 
-    public var baseURL: String { "http://127.0.0.1:\(port)" }
+    public var baseURL: String { "\(scheme)://127.0.0.1:\(port)" }
 
-    private init(port: Int, metrics: ServerMetrics, group: ServiceGroup, task: Task<Void, any Error>) {
+    private init(port: Int, scheme: String, metrics: ServerMetrics, group: ServiceGroup, task: Task<Void, any Error>) {
         self.port = port
+        self.scheme = scheme
         self.metrics = metrics
         self.group = group
         self.task = task
@@ -42,7 +45,7 @@ public final class RunningServer: Sendable {
             try await task.value
             throw ServerError(.internal, "the server stopped before it listened")
         }
-        return RunningServer(port: port, metrics: metrics, group: group, task: task)
+        return RunningServer(port: port, scheme: configuration.scheme, metrics: metrics, group: group, task: task)
     }
 
     /// Graceful shutdown: stop accepting, finish requests, flush check-ins, close the store.

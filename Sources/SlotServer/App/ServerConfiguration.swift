@@ -19,8 +19,22 @@ public struct ServerConfiguration: Sendable {
         public init() {}
     }
 
+    /// PEM files for HTTPS (`serve --tls-cert --tls-key`).
+    public struct TLSFiles: Sendable, Equatable {
+        /// The server's certificate, then any intermediates.
+        public var certificateChain: String
+        public var privateKey: String
+
+        public init(certificateChain: String, privateKey: String) {
+            self.certificateChain = certificateChain
+            self.privateKey = privateKey
+        }
+    }
+
     public var host = "127.0.0.1"
     public var port = 8080
+    /// nil: plain HTTP (loopback labs, or TLS ended by a proxy in front).
+    public var tls: TLSFiles?
     public var dataDirectory = "./slot-server-data"
     public var database: Database = .sqlite
     public var adminToken: String
@@ -44,4 +58,7 @@ public struct ServerConfiguration: Sendable {
     }
 
     public var sqlitePath: String { dataDirectory + "/slot-server.sqlite" }
+
+    /// `https` when the server itself speaks TLS.
+    public var scheme: String { tls == nil ? "http" : "https" }
 }

@@ -1,7 +1,10 @@
 import Hummingbird
+import HummingbirdCore
+import HummingbirdTLS
 import Logging
 import NIOCore
 import NIOPosix
+import NIOSSL
 import ServiceLifecycle
 
 /// Builds the update server: store, catalog, background services, routes.
@@ -46,15 +49,19 @@ public enum SlotServerApp {
         let answerer = CheckAnswerer(state: state)
         let idleTimeout = TimeAmount.seconds(configuration.idleTimeout.components.seconds)
         let checkLimit = configuration.limits.checkBody
+        // The fast path keeps the idle timeout: checks it answers never reach Hummingbird's connection handler.
+        var server: HTTPServerBuilder = .http1(
+            configuration: .init(
+                additionalChannelHandlers: [
+                    CheckFastPathInstaller { CheckFastPathHandler(answerer: answerer, limit: checkLimit, idleTimeout: idleTimeout) }
+                ],
+                idleTimeout: nil))
+        if let tls = configuration.tls {
+            server = try tlsServer(server, tls)
+        }
         var app = Application(
             router: makeRouter(state, answerer: answerer),
-            // The fast path keeps the idle timeout: checks it answers never reach Hummingbird's connection handler.
-            server: .http1(
-                configuration: .init(
-                    additionalChannelHandlers: [
-                        CheckFastPathInstaller { CheckFastPathHandler(answerer: answerer, limit: checkLimit, idleTimeout: idleTimeout) }
-                    ],
-                    idleTimeout: nil)),
+            server: server,
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "slot-server"),
             services: services,
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? configuration.port) },
@@ -67,6 +74,40 @@ public enum SlotServerApp {
             logger.info("slot-server: \(storeDescription(configuration)), payloads in \(payloads.payloads)")
         }
         return app
+    }
+
+    /// `base` behind TLS with the configured certificate chain and key, read
+    /// once at start: a file that is missing or not PEM stops the server
+    /// before it listens.
+    static func tlsServer(_ base: HTTPServerBuilder, _ files: ServerConfiguration.TLSFiles) throws(ServerError) -> HTTPServerBuilder {
+        let chain: [NIOSSLCertificate]
+        let key: NIOSSLPrivateKey
+        do {
+            chain = try NIOSSLCertificate.fromPEMFile(files.certificateChain)
+        } catch {
+            throw ServerError(.configuration, "--tls-cert \(files.certificateChain): not a readable PEM certificate chain (\(error))")
+        }
+        guard !chain.isEmpty else {
+            throw ServerError(.configuration, "--tls-cert \(files.certificateChain): holds no certificate")
+        }
+        do {
+            key = try NIOSSLPrivateKey(file: files.privateKey, format: .pem)
+        } catch {
+            throw ServerError(.configuration, "--tls-key \(files.privateKey): not a readable PEM private key (\(error))")
+        }
+        var tls = TLSConfiguration.makeServerConfiguration(certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(key))
+        tls.minimumTLSVersion = .tlsv12
+        do {
+            // Made here once to check it: a key that does not match the certificate fails now, not at the first connection.
+            _ = try NIOSSLContext(configuration: tls)
+        } catch {
+            throw ServerError(.configuration, "--tls-key \(files.privateKey) does not go with --tls-cert \(files.certificateChain) (\(error))")
+        }
+        do {
+            return try .tls(base, tlsConfiguration: tls)
+        } catch {
+            throw ServerError(.configuration, "--tls-cert/--tls-key: \(error)")
+        }
     }
 
     /// Runs the server until SIGTERM or SIGINT, then shuts down gracefully

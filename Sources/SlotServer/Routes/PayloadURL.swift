@@ -2,16 +2,17 @@ import Hummingbird
 
 /// How a release's payload URL is formed for devices: the external URL when
 /// the release has one, else `<base>/v1/payloads/<id>`, where base is
-/// `--public-url` or, without it, `http://` plus the Host the device used.
+/// `--public-url` or, without it, `http://` (`https://` when the server
+/// speaks TLS) plus the Host the device used.
 enum PayloadURL {
     static func path(releaseId: String) -> String { "/v1/payloads/" + releaseId }
 
     static func base(authority: String?, configuration: ServerConfiguration) -> String {
         if let publicURL = configuration.publicURL { return publicURL }
         if let host = authority, isPlausibleHost(host) {
-            return "http://" + host
+            return "\(configuration.scheme)://" + host
         }
-        return "http://\(configuration.host):\(configuration.port)"
+        return "\(configuration.scheme)://\(configuration.host):\(configuration.port)"
     }
 
     /// A Host header is attacker-controlled: only host names, IPv4/IPv6 literals and ports pass.
