@@ -99,13 +99,15 @@ server keygen --out keys
 printf '$ slot-server serve --listen 127.0.0.1:%s --release-key keys/release.pub &\n' "$PORT"
 (cd "$SANDBOX" && exec "$SLOT_SERVER" serve --listen "127.0.0.1:$PORT" --data server-data --release-key keys/release.pub --log-level warning) &
 SERVER_PID=$!
-for _ in $(seq 100); do [ -f server-data/admin-token ] && python3 -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:$PORT/healthz')" 2>/dev/null && break; sleep 0.1; done
+for _ in $(seq 100); do [ -f server-data/admin-token ] && [ -f server-data/online.pub ] && python3 -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:$PORT/healthz')" 2>/dev/null && break; sleep 0.1; done
 cat >> system.conf <<CONF
 
 [update]
 server = http://127.0.0.1:$PORT
 channel = stable
 public-key = keys/release.pub
+# The server's online key (serve generated it): every answer must carry a fresh statement it signed.
+server-key = server-data/online.pub
 CONF
 make_image v3 3.0
 run check || true

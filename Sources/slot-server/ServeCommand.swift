@@ -33,6 +33,12 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Base64 Ed25519 public key file (release.pub); deploys whose signature does not verify are refused.")
     var releaseKey: String?
 
+    @Option(help: "Base64 Ed25519 private key that signs the freshness statement on every check answer (default: DATA/online.key, generated with DATA/online.pub). Replicas share one.")
+    var onlineKey: String?
+
+    @Option(help: "Seconds a freshness statement stays valid: how long a frozen or replaying server can hold a device back.")
+    var freshness: Int64 = 300
+
     @Option(help: "Largest payload upload accepted, in bytes.")
     var maxPayloadSize: UInt64 = 8 << 30
 
@@ -95,6 +101,13 @@ struct ServeCommand: AsyncParsableCommand {
         guard flushInterval > 0, refreshInterval > 0 else {
             throw ServerError(.configuration, "--flush-interval and --refresh-interval must be positive")
         }
+        guard (30...86400).contains(freshness) else {
+            throw ServerError(.configuration, "--freshness must be 30 to 86400 seconds")
+        }
+        let online = try OnlineKey.resolve(file: onlineKey, dataDirectory: data)
+        configuration.onlineKey = online.privateKey
+        configuration.freshnessLifetime = freshness
+        printErr("slot-server: online key from \(online.source); devices pin its public half ([update] server-key): \(online.publicKey)")
         configuration.limits.payloadSize = maxPayloadSize
         configuration.autoPause = AutoPausePolicy(threshold: autoPausePercent / 100, minReports: autoPauseMinReports)
         configuration.checkInFlushInterval = .milliseconds(Int64(flushInterval * 1000))

@@ -1,6 +1,7 @@
 import Foundation
 import SlotCore
 import SlotTestSupport
+import SlotWire
 import Testing
 
 /// The product as a user runs it: `slot-server serve`, `keygen` and `deploy`
@@ -65,13 +66,15 @@ struct ServerClientTests {
         }
     }
 
-    /// A device with A running 1.0 (good), pointed at the server (pinning `ca` when given).
-    func device(server: Server, dir: TempDirectory, ca: String? = nil) throws -> Sandbox {
+    /// A device with A running 1.0 (good), pointed at the server (pinning `ca`
+    /// when given) and pinning the server's online key (`serve` wrote it).
+    func device(server: Server, dir: TempDirectory, ca: String? = nil, serverKey: String? = nil) throws -> Sandbox {
         let box = try Sandbox(slotSize: 8 << 20, extra: """
             [update]
             server = \(server.url)
             channel = stable
             public-key = \(dir.file("keys/release.pub"))
+            server-key = \(serverKey ?? dir.file("server-data/online.pub"))
             \(ca.map { "ca = \($0)" } ?? "")
             """)
         let config = box.configPath
@@ -100,6 +103,9 @@ struct ServerClientTests {
         check = CLI.slotctl(["check", "--json"], config: config)
         #expect(check.status == 0)
         #expect(check.stdout.contains("\"version\":\"2.0\""))
+        // The deploy is a new catalog version, signed and remembered by the device.
+        let seen = Int(String(decoding: box.dir.read("state/catalog-version"), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))
+        #expect((seen ?? 0) >= 1, "catalog version seen: \(String(describing: seen))")
 
         let update = CLI.slotctl(["update", "--json"], config: config)
         #expect(update.status == 0, "\(update.stderr)")
@@ -125,6 +131,25 @@ struct ServerClientTests {
         let devices = server.admin(["devices", "--json"])
         let clientId = String(decoding: box.dir.read("state/client-id"), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
         #expect(devices.stdout.contains(clientId))
+    }
+
+    /// A device pinning another online key than the server's refuses its answers,
+    /// offers and "nothing new" alike; the server keeps its key across restarts.
+    @Test func answersSignedByAnotherOnlineKeyAreRefused() throws {
+        let dir = TempDirectory("slotctl-e2e-fresh")
+        var server: Server? = try Server(dir: dir)
+        let key = dir.read("server-data/online.pub")
+        dir.write("other.pub", ReleaseSignature.generateKeyPair().publicKey + "\n")
+        let stranger = try device(server: server!, dir: dir, serverKey: dir.file("other.pub"))
+        var check = CLI.slotctl(["check"], config: stranger.configPath)
+        #expect(check.status == 3, "\(check.stderr)")
+        #expect(check.stderr.contains("not signed by the pinned server key"), "\(check.stderr)")
+        server!.stop()
+        server = try Server(dir: dir)
+        #expect(dir.read("server-data/online.pub") == key, "a restart keeps the online key")
+        let pinned = try device(server: server!, dir: dir)
+        check = CLI.slotctl(["check"], config: pinned.configPath)
+        #expect(check.status == 1, "up to date, and fresh: \(check.stderr)")
     }
 
     /// `serve --tls-cert --tls-key`: the device pins the CA ([update] ca), checks,

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """A programmable update server for the update client's tests.
 
-Serves /v1/check (the release set through /_fixture/release, or 204),
+Serves /v1/check (the release set through /_fixture/release, or 204, with
+the Slot-Freshness header set through /_fixture/freshness, if any),
 records /v1/events, and serves payload files under /payload/NAME with Range
 support, or misbehaving on purpose as /_fixture/mode says:
 
@@ -29,9 +30,9 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 STATE_FILE = None
-STATE = {"release": None, "mode": "normal", "events": [], "checks": [], "payload_requests": [], "payloads": {}}
+STATE = {"release": None, "freshness": None, "mode": "normal", "events": [], "checks": [], "payload_requests": [], "payloads": {}}
 LOCK = threading.Lock()
-PERSISTED = ("release", "mode", "payloads")
+PERSISTED = ("release", "freshness", "mode", "payloads")
 
 
 def save():
@@ -69,9 +70,10 @@ class Handler(BaseHTTPRequestHandler):
             if self.path == "/v1/check":
                 STATE["checks"].append(json.loads(data))
                 release = STATE["release"]
+                extra = {"Slot-Freshness": STATE["freshness"]} if STATE["freshness"] else {}
                 if release is None:
-                    return self.reply(204)
-                return self.reply_json(200, release)
+                    return self.reply(204, b"", extra)
+                return self.reply(200, json.dumps(release).encode(), {"Content-Type": "application/json", **extra})
             if self.path == "/v1/events":
                 if STATE["mode"] == "events-down":
                     return self.reply_json(503, {"error": {"code": "down", "message": "events are down"}})
@@ -79,6 +81,10 @@ class Handler(BaseHTTPRequestHandler):
                 return self.reply(204)
             if self.path == "/_fixture/release":
                 STATE["release"] = json.loads(data)
+                save()
+                return self.reply(204)
+            if self.path == "/_fixture/freshness":
+                STATE["freshness"] = data.decode() or None
                 save()
                 return self.reply(204)
             if self.path == "/_fixture/mode":

@@ -37,6 +37,38 @@ struct CheckAndEventsHTTPTests {
         }
     }
 
+    @Test("every check answer carries a freshness statement from the online key, and a deploy raises its version")
+    func answersCarryAFreshStatement() async throws {
+        let online = ReleaseSignature.generateKeyPair()
+        let key = try ReleaseSignature.publicKey(fromBase64: online.publicKey)
+        var configuration = try await makeServerConfiguration(.sqlite)
+        configuration.onlineKey = online.privateKey
+        configuration.freshnessLifetime = 120
+        try await withServer(configuration) { server in
+            func statement(_ answer: HTTP.Answer) throws -> FreshnessStatement {
+                let header = try #require(answer.headers[HTTPFields.Element.Name(FreshnessStatement.headerName)!])
+                return try FreshnessStatement.verified(header: header, publicKey: key)
+            }
+            let now = Int64(Date().timeIntervalSince1970)
+            let before = try statement(try await server.http.check("dev-1"))
+            #expect((now + 110...now + 130).contains(before.expiresAt), "\(before.expiresAt - now) s ahead")
+            try await server.deploy(version: "1.0.0")
+            let answer = try await server.http.check("dev-1")
+            #expect(answer.status == 200)
+            #expect(try statement(answer).catalogVersion > before.catalogVersion)
+            // The same statement on the slow path (a body the fast path hands over).
+            let slow = try await server.http.send(.post, "/v1/check", headers: [.contentType: "application/json"],
+                body: Array(#"{ "clientId" : "dev-2", "compatible": "acme-gw", "channel": "stable", "version": "0.9", "slot": "A", "extra": 1 }"#.utf8))
+            #expect(slow.status == 200, "\(slow.text)")
+            #expect(try statement(slow).catalogVersion == statement(answer).catalogVersion)
+        }
+        // Without an online key there is no statement (devices pinning one refuse such answers).
+        try await withServer(try await makeServerConfiguration(.sqlite)) { server in
+            let answer = try await server.http.check("dev-1")
+            #expect(answer.headers[HTTPFields.Element.Name(FreshnessStatement.headerName)!] == nil)
+        }
+    }
+
     @Test("--public-url forms the payload URL handed to devices")
     func publicURL() async throws {
         var configuration = try await makeServerConfiguration(.sqlite)

@@ -22,6 +22,28 @@ enum StoreContract {
         }
     }
 
+    /// The number the freshness statement carries: it moves with every change a
+    /// device can see, in the same transaction, and with nothing else.
+    static func catalogVersionGrowsWithEveryVisibleChange(_ kind: StoreKind) async throws {
+        try await withStore(kind) { store in
+            let start = try await store.catalogVersion()
+            try await store.insertRelease(TestSupport.record(id: "v", version: "1"))
+            #expect(try await store.catalogVersion() == start, "an unpublished release is invisible")
+            _ = try await store.publishRelease(id: "v", payloadSHA256: nil, atMillis: 1)
+            #expect(try await store.catalogVersion() == start + 1)
+            _ = try await store.updateRollout(id: "v", change: RolloutChange(rolloutBasisPoints: 2500))
+            #expect(try await store.catalogVersion() == start + 2)
+            #expect(try await store.autoPause(id: "v", reason: "auto: test") == true)
+            #expect(try await store.catalogVersion() == start + 3)
+            #expect(try await store.autoPause(id: "v", reason: "auto: again") == false)
+            #expect(try await store.catalogVersion() == start + 3, "a pause that changes nothing is no new version")
+            await #expect(throws: ServerError.self) { try await store.publishRelease(id: "v", payloadSHA256: nil, atMillis: 2) }
+            #expect(try await store.catalogVersion() == start + 3, "a refused change is no new version")
+            try await store.migrate()
+            #expect(try await store.catalogVersion() == start + 3, "migrating again keeps the version")
+        }
+    }
+
     static func duplicateIdIsRefused(_ kind: StoreKind) async throws {
         try await withStore(kind) { store in
             try await store.insertRelease(TestSupport.record(id: "dup", version: "1"))
@@ -202,6 +224,7 @@ enum StoreContract {
 struct SQLiteStoreTests {
     @Test func migrateTwiceAndRoundTrip() async throws { try await StoreContract.migrateTwiceAndRoundTrip(.sqlite) }
     @Test func duplicateIdIsRefused() async throws { try await StoreContract.duplicateIdIsRefused(.sqlite) }
+    @Test func catalogVersionGrowsWithEveryVisibleChange() async throws { try await StoreContract.catalogVersionGrowsWithEveryVisibleChange(.sqlite) }
     @Test func publishOrderIsDeployOrder() async throws { try await StoreContract.publishOrderIsDeployOrder(.sqlite) }
     @Test func concurrentPublishesGetDistinctOrder() async throws { try await StoreContract.concurrentPublishesGetDistinctOrder(.sqlite) }
     @Test func rolloutChangesAndPauseSemantics() async throws { try await StoreContract.rolloutChangesAndPauseSemantics(.sqlite) }
@@ -215,6 +238,7 @@ struct SQLiteStoreTests {
 struct PostgresStoreTests {
     @Test func migrateTwiceAndRoundTrip() async throws { try await StoreContract.migrateTwiceAndRoundTrip(.postgres) }
     @Test func duplicateIdIsRefused() async throws { try await StoreContract.duplicateIdIsRefused(.postgres) }
+    @Test func catalogVersionGrowsWithEveryVisibleChange() async throws { try await StoreContract.catalogVersionGrowsWithEveryVisibleChange(.postgres) }
     @Test func publishOrderIsDeployOrder() async throws { try await StoreContract.publishOrderIsDeployOrder(.postgres) }
     @Test func concurrentPublishesGetDistinctOrder() async throws { try await StoreContract.concurrentPublishesGetDistinctOrder(.postgres) }
     @Test func rolloutChangesAndPauseSemantics() async throws { try await StoreContract.rolloutChangesAndPauseSemantics(.postgres) }

@@ -81,6 +81,9 @@ final class FixtureServer: @unchecked Sendable {
 
     func setMode(_ mode: String) throws { try post("/_fixture/mode", Data(mode.utf8)) }
 
+    /// The `Slot-Freshness` value sent with every check answer ("" for none).
+    func setFreshness(_ header: String) throws { try post("/_fixture/freshness", Data(header.utf8)) }
+
     /// Serves `bytes` as /payload/NAME; returns that path.
     func addPayload(_ name: String, _ bytes: [UInt8]) throws -> String {
         dir.write(name, bytes: bytes)

@@ -21,7 +21,10 @@ import Testing
     /// A device running 1.0 from A (good), R provisioned, talking to a fresh fixture.
     /// With `tls`, the device talks to the fixture over HTTPS with that
     /// certificate, and pins `pin` (a CA file) when given.
-    func device(slotSize: Int = 8 << 20, segment: UInt64? = nil, signed: Bool = true, tls: ThrowawayCA? = nil, pin: String? = nil) throws -> Device {
+    func device(
+        slotSize: Int = 8 << 20, segment: UInt64? = nil, signed: Bool = true, tls: ThrowawayCA? = nil, pin: String? = nil,
+        serverKey: String? = nil
+    ) throws -> Device {
         let server = try FixtureServer(tls: tls.map { ($0.certFile, $0.keyFile) })
         let keys = ReleaseSignature.generateKeyPair()
         let box = try Sandbox(slotSize: slotSize, extra: """
@@ -30,7 +33,9 @@ import Testing
             channel = beta
             \(signed ? "public-key = release.pub" : "")
             \(pin.map { "ca = \($0)" } ?? "")
+            \(serverKey.map { _ in "server-key = online.pub" } ?? "")
             """)
+        if let serverKey { box.dir.write("online.pub", serverKey + "\n") }
         box.dir.write("release.pub", keys.publicKey + "\n")
         let manager = box.manager
         try manager.initialize(force: false)
@@ -321,6 +326,49 @@ import Testing
         } catch let error as SlotError {
             #expect(error.code == .invalidConfig && error.description.contains("not https://"), "\(error)")
         }
+    }
+
+    /// `[update] server-key`: answers must carry a statement from that key,
+    /// unexpired and not older than what the device already accepted; a
+    /// refused answer installs nothing, whatever it offers.
+    @Test func freshnessStatementsAreCheckedOnEveryAnswer() async throws {
+        let online = ReleaseSignature.generateKeyPair()
+        let device = try device(serverKey: online.publicKey)
+        let now = Int64(Date().timeIntervalSince1970)
+        func statement(_ version: UInt64, expiresIn seconds: Int64 = 300, key: String = online.privateKey) throws -> String {
+            try FreshnessStatement(catalogVersion: version, expiresAt: now + seconds).signedHeader(privateKeyBase64: key)
+        }
+        // Fresh: a 204 and then an offer are accepted; the version is remembered.
+        try device.server.setFreshness(try statement(7))
+        #expect(try await device.engine.check() == nil)
+        #expect(device.engine.freshness?.newestSeen() == 7)
+        let image = patternBytes(1 << 20, seed: 66)
+        try publish(device, image, version: "2.0")
+
+        let stranger = ReleaseSignature.generateKeyPair()
+        let refusals: [(header: String, code: SlotError.Code, text: String)] = [
+            ("", .staleAnswer, "carries no freshness statement"),
+            (try statement(8, expiresIn: -5), .staleAnswer, "expired"),
+            (try statement(6), .staleAnswer, "older than version 7"),
+            (try statement(9, key: stranger.privateKey), .badSignature, "not signed by the pinned server key"),
+            ("bm90LWpzb24=.AAAA", .badSignature, "not signed by the pinned server key"),
+            ("garbage", .badSignature, "not BASE64.BASE64"),
+            (String(repeating: "A", count: 2000), .badSignature, "longer than 1024 bytes"),
+        ]
+        for refusal in refusals {
+            try device.server.setFreshness(refusal.header)
+            await expectFailure(refusal.code, refusal.text) { _ = try await device.engine.update() }
+            #expect(try device.server.log().payload_requests.isEmpty, "a refused answer downloads nothing")
+            #expect(!(try device.box.manager.store.load())[.B].status.holdsVerifiedImage)
+            try expectUnchanged(device, "after \(refusal.text)")
+        }
+        #expect(device.engine.freshness?.newestSeen() == 7, "refused statements teach nothing")
+
+        // Fresh again, and newer: the update goes through.
+        try device.server.setFreshness(try statement(8))
+        _ = try await device.engine.update()
+        #expect(device.box.slotBytes("b.img", count: image.count) == image)
+        #expect(device.engine.freshness?.newestSeen() == 8)
     }
 
     @Test func aFallbackIsReportedOnceTheServerIsReachableAgain() async throws {

@@ -46,6 +46,8 @@ public struct SlotError: Error, Sendable, CustomStringConvertible {
         public static let badManifest = Code("bad-manifest", .verification)
         public static let badSignature = Code("bad-signature", .verification)
         public static let downgrade = Code("downgrade", .verification)
+        /// A check answer whose freshness statement is missing, expired or older than one already seen.
+        public static let staleAnswer = Code("stale-answer", .verification)
         // I/O (exit 4)
         public static let io = Code("io", .io)
         /// A path, device or LABEL=/UUID= that names nothing (ENOENT and kin).

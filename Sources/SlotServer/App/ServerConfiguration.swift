@@ -43,6 +43,12 @@ public struct ServerConfiguration: Sendable {
     /// Base64 Ed25519 public key; deploys whose signature does not verify are refused.
     /// nil: signatures are only checked for form (devices still verify them).
     public var releasePublicKey: String?
+    /// Base64 Ed25519 private key that signs the freshness statement on
+    /// every check answer; nil: answers carry none (devices that pin a
+    /// server key refuse them).
+    public var onlineKey: String?
+    /// Seconds a freshness statement stays valid.
+    public var freshnessLifetime: Int64 = 300
     public var limits = Limits()
     public var autoPause = AutoPausePolicy()
     /// How often pending device check-ins are written: each device's last check

@@ -15,10 +15,13 @@ final class ServerState: Sendable {
     /// Release ids with an upload running in this process: one upload per release at a time.
     let uploadsInProgress = Mutex<Set<String>>([])
 
-    init(configuration: ServerConfiguration, store: any MetadataStore, metrics: ServerMetrics, logger: Logger) {
+    init(configuration: ServerConfiguration, store: any MetadataStore, metrics: ServerMetrics, logger: Logger) throws(ServerError) {
         self.configuration = configuration
         self.store = store
-        self.catalog = ReleaseCatalog(store: store)
+        let freshness = try configuration.onlineKey.map { (key) throws(ServerError) in
+            try FreshnessSigner(privateKeyBase64: key, lifetime: configuration.freshnessLifetime)
+        }
+        self.catalog = ReleaseCatalog(store: store, freshness: freshness)
         self.recorder = CheckInRecorder()
         self.metrics = metrics
         self.payloads = PayloadDirectory(root: configuration.dataDirectory)

@@ -35,7 +35,7 @@ public enum SlotServerApp {
             services.append(postgres)
             store = postgres
         }
-        let state = ServerState(configuration: configuration, store: store, metrics: metrics, logger: logger)
+        let state = try ServerState(configuration: configuration, store: store, metrics: metrics, logger: logger)
         if configuration.releasePublicKey == nil {
             logger.warning("no --release-key: deploy signatures are only checked for form; devices still verify them")
         }

@@ -18,6 +18,9 @@ struct CheckAnswerer: Sendable {
         return try JSONBody.decode(CheckRequest.self, from: body)
     }
 
+    /// The `Slot-Freshness` value every answer carries, 200 and 204 alike.
+    var freshness: String? { state.catalog.freshness?.header }
+
     /// The encoded release for this device, or nil for 204.
     func answer(_ check: CheckRequest, authority: String?) throws(ServerError) -> ByteBuffer? {
         try FieldRules.validate(check)

@@ -1,4 +1,5 @@
 import NIOCore
+import SlotWire
 import NIOHTTP1
 import NIOHTTPTypes
 import NIOHTTPTypesHTTP1
@@ -108,9 +109,10 @@ final class CheckFastPathHandler: ChannelDuplexHandler, RemovableChannelHandler 
 
     private func respond(_ answer: ByteBuffer?, _ request: HTTPRequestHead, context: ChannelHandlerContext, start: ContinuousClock.Instant) {
         var headers = HTTPHeaders()
-        headers.reserveCapacity(4)
+        headers.reserveCapacity(5)
         headers.add(name: "Date", value: HTTPDate.now)
         headers.add(name: "Server", value: "slot-server")
+        if let freshness = answerer.freshness { headers.add(name: FreshnessStatement.headerName, value: freshness) }
         if let answer {
             headers.add(name: "Content-Type", value: "application/json")
             headers.add(name: "Content-Length", value: String(answer.readableBytes))

@@ -14,19 +14,26 @@ public final class ReleaseCatalog: Sendable {
         var all: [ReleaseRecord] = []
         var byId: [String: ReleaseRecord] = [:]
         var generation: UInt64 = 0
+        /// The store's catalog version when this was loaded (read before the releases,
+        /// so the releases are never older than the version claims).
+        var version: UInt64 = 0
     }
 
     private let store: any MetadataStore
     private let state = Mutex(Snapshot())
     private let generations = Atomic<UInt64>(0)
+    /// Renewed at every reload: the statement moves with the catalog it speaks for.
+    let freshness: FreshnessSigner?
 
-    init(store: any MetadataStore) {
+    init(store: any MetadataStore, freshness: FreshnessSigner? = nil) {
         self.store = store
+        self.freshness = freshness
     }
 
     /// Reloads from the store. A slow reload never overwrites a newer one.
     func reload() async throws(ServerError) {
         let generation = generations.add(1, ordering: .relaxed).newValue
+        let version = try await store.catalogVersion()
         let releases = try await store.publishedReleases()
         var tracks: [TrackKey: [ReleaseRecord]] = [:]
         for release in releases.reversed() {
@@ -36,9 +43,13 @@ public final class ReleaseCatalog: Sendable {
             guard generation > snapshot.generation else { return }
             snapshot = Snapshot(
                 tracks: tracks, all: releases, byId: Dictionary(releases.map { ($0.id, $0) }, uniquingKeysWith: { $1 }),
-                generation: generation)
+                generation: generation, version: version)
         }
+        freshness?.refresh(version: self.version)
     }
+
+    /// The catalog version of what is loaded: what the freshness statement says.
+    var version: UInt64 { state.withLock { $0.version } }
 
     /// The answer to a check, from memory.
     func choose(for request: CheckRequest) -> ReleaseRecord? {

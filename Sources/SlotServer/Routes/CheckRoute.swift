@@ -10,6 +10,8 @@ struct CheckRoute {
     let state: ServerState
     let answerer: CheckAnswerer
 
+    static let freshnessField = HTTPFields.Element.Name(FreshnessStatement.headerName)!
+
     func register(on router: Router<BasicRequestContext>) {
         router.post("/v1/check") { request, _ in try await handle(request) }
     }
@@ -17,9 +19,12 @@ struct CheckRoute {
     func handle(_ request: Request) async throws(ServerError) -> Response {
         let body = try await JSONBody.collect(request, limit: state.configuration.limits.checkBody)
         let check = try answerer.decode(body)
+        var headers = HTTPFields()
+        if let freshness = answerer.freshness { headers[Self.freshnessField] = freshness }
         guard let answer = try answerer.answer(check, authority: request.head.authority) else {
-            return Response(status: .noContent)
+            return Response(status: .noContent, headers: headers)
         }
-        return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: answer))
+        headers[.contentType] = "application/json"
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: answer))
     }
 }

@@ -20,6 +20,10 @@ public protocol MetadataStore: Sendable {
     /// giving it the next deploy order. Refuses a release already published.
     func publishRelease(id: String, payloadSHA256: String?, atMillis: Int64) async throws(ServerError) -> ReleaseRecord
 
+    /// Grows with every change devices can see: publish, rollout change, pause
+    /// (the number the freshness statement carries).
+    func catalogVersion() async throws(ServerError) -> UInt64
+
     func release(id: String) async throws(ServerError) -> ReleaseRecord?
 
     /// All releases, oldest first (published ones in deploy order, then pending ones).

@@ -1,3 +1,5 @@
+import PostgresNIO
+
 /// The PostgreSQL schema: the same tables and units as ``SQLiteSchema``, plus a
 /// sequence that gives published releases their deploy order across replicas.
 enum PostgresSchema {
@@ -61,4 +63,12 @@ enum PostgresSchema {
         """,
         "CREATE INDEX IF NOT EXISTS events_release ON events (release_id, type, client_id)",
     ]
+
+    /// The catalog's version, as in ``SQLiteSchema/v2``; idempotent like v1.
+    static let v2 = [
+        "CREATE TABLE IF NOT EXISTS catalog_state (id INTEGER PRIMARY KEY CHECK (id = 1), version BIGINT NOT NULL)",
+        "INSERT INTO catalog_state (id, version) VALUES (1, 0) ON CONFLICT (id) DO NOTHING",
+    ]
+
+    static let bumpCatalogVersion: PostgresQuery = "UPDATE catalog_state SET version = version + 1 WHERE id = 1"
 }

@@ -26,7 +26,7 @@ public final class PostgresStore: MetadataStore, Service {
     public func migrate() async throws(ServerError) {
         try await transaction("migrating the PostgreSQL schema") { connection, logger in
             try await connection.query("SELECT pg_advisory_xact_lock(\(PostgresSchema.migrationLockKey))", logger: logger)
-            for statement in PostgresSchema.v1 {
+            for statement in PostgresSchema.v1 + PostgresSchema.v2 {
                 try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
             }
         }
@@ -70,10 +70,22 @@ public final class PostgresStore: MetadataStore, Service {
                   published_ms = \(atMillis)
                 WHERE id = \(id) AND published_seq IS NULL RETURNING *
                 """)
-            if let release = rows.first { return release }
+            if let release = rows.first {
+                try await connection.query(PostgresSchema.bumpCatalogVersion, logger: logger)
+                return release
+            }
             let existing = try await Self.fetchReleases(connection, logger, "SELECT * FROM releases WHERE id = \(id)")
             if existing.isEmpty { throw ServerError.notFound("no release \(id)") }
             throw ServerError.conflict("release \(id) is already published")
+        }
+    }
+
+    public func catalogVersion() async throws(ServerError) -> UInt64 {
+        try await query("reading the catalog version") { connection, logger in
+            for try await version in try await connection.query("SELECT version FROM catalog_state WHERE id = 1", logger: logger).decode(Int64.self) {
+                return UInt64(version)
+            }
+            return 0
         }
     }
 
@@ -118,19 +130,22 @@ public final class PostgresStore: MetadataStore, Service {
                   arm_start = \(release.experiment?.startBucket), arm_end = \(release.experiment?.endBucket)
                 WHERE id = \(id)
                 """, logger: logger)
+            try await connection.query(PostgresSchema.bumpCatalogVersion, logger: logger)
             return release
         }
     }
 
     public func autoPause(id: String, reason: String) async throws(ServerError) -> Bool {
-        try await query("auto-pausing release \(id)") { connection, logger in
+        try await transaction("auto-pausing release \(id)") { connection, logger in
             let rows = try await connection.query(
                 """
                 UPDATE releases SET paused = TRUE, pause_reason = \(reason)
                 WHERE id = \(id) AND paused = FALSE AND auto_pause = TRUE RETURNING id
                 """, logger: logger
             ).collect()
-            return !rows.isEmpty
+            guard !rows.isEmpty else { return false }
+            try await connection.query(PostgresSchema.bumpCatalogVersion, logger: logger)
+            return true
         }
     }
 

@@ -57,4 +57,14 @@ enum SQLiteSchema {
         """,
         "CREATE INDEX events_release ON events (release_id, type, client_id)",
     ]
+
+    /// The catalog's version: one row, bumped in the transaction of every
+    /// change devices can see (publish, rollout change, pause), so replicas
+    /// on one database sign the same number (see ``FreshnessSigner``).
+    static let v2 = [
+        "CREATE TABLE catalog_state (id INTEGER PRIMARY KEY CHECK (id = 1), version INTEGER NOT NULL)",
+        "INSERT INTO catalog_state (id, version) VALUES (1, 0)",
+    ]
+
+    static let bumpCatalogVersion = "UPDATE catalog_state SET version = version + 1 WHERE id = 1"
 }

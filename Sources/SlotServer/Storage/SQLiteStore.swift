@@ -23,6 +23,9 @@ public final class SQLiteStore: MetadataStore {
         migrator.registerMigration("v1") { db in
             for statement in SQLiteSchema.v1 { try db.execute(sql: statement) }
         }
+        migrator.registerMigration("v2") { db in
+            for statement in SQLiteSchema.v2 { try db.execute(sql: statement) }
+        }
         do {
             try migrator.migrate(pool)
         } catch {
@@ -65,10 +68,17 @@ public final class SQLiteStore: MetadataStore {
             try db.execute(
                 sql: "UPDATE releases SET published_seq = ?, payload_sha256 = ?, published_ms = ? WHERE id = ?",
                 arguments: [next, payloadSHA256, atMillis, id])
+            try db.execute(sql: SQLiteSchema.bumpCatalogVersion)
             release.publishedSeq = next
             release.payloadSHA256 = payloadSHA256
             release.publishedAtMillis = atMillis
             return release
+        }
+    }
+
+    public func catalogVersion() async throws(ServerError) -> UInt64 {
+        try await read("reading the catalog version") { db in
+            UInt64(try Int64.fetchOne(db, sql: "SELECT version FROM catalog_state WHERE id = 1") ?? 0)
         }
     }
 
@@ -108,6 +118,7 @@ public final class SQLiteStore: MetadataStore {
                     release.rolloutBasisPoints, release.paused, release.pauseReason, release.autoPause,
                     release.experiment?.startBucket, release.experiment?.endBucket, id,
                 ])
+            try db.execute(sql: SQLiteSchema.bumpCatalogVersion)
             return release
         }
     }
@@ -117,7 +128,9 @@ public final class SQLiteStore: MetadataStore {
             try db.execute(
                 sql: "UPDATE releases SET paused = 1, pause_reason = ? WHERE id = ? AND paused = 0 AND auto_pause = 1",
                 arguments: [reason, id])
-            return db.changesCount > 0
+            guard db.changesCount > 0 else { return false }
+            try db.execute(sql: SQLiteSchema.bumpCatalogVersion)
+            return true
         }
     }
 

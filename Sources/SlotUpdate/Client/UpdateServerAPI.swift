@@ -19,20 +19,28 @@ public struct UpdateServerAPI: Sendable {
         self.timeout = timeout
     }
 
-    /// Asks for an update; nil when the server has nothing for this device.
-    public func check(_ request: CheckRequest) async throws(SlotError) -> Release? {
-        let (data, status) = try await post("v1/check", body: request)
-        switch status {
+    /// What `/v1/check` answered: the release on offer (nil for 204) and
+    /// the freshness statement that came with it, unverified.
+    public struct CheckAnswer: Sendable {
+        public var release: Release?
+        public var freshness: String?
+    }
+
+    /// Asks for an update.
+    public func check(_ request: CheckRequest) async throws(SlotError) -> CheckAnswer {
+        let (head, data) = try await post("v1/check", body: request)
+        let freshness = head.value(FreshnessStatement.headerName)
+        switch head.status {
         case 204:
-            return nil
+            return CheckAnswer(release: nil, freshness: freshness)
         case 200:
             do {
-                return try WireJSON.decoder().decode(Release.self, from: data)
+                return CheckAnswer(release: try WireJSON.decoder().decode(Release.self, from: data), freshness: freshness)
             } catch {
                 throw SlotError(.network, "the server's answer to /v1/check is not a release: \(error)")
             }
         default:
-            throw Self.failure("/v1/check", status, data)
+            throw Self.failure("/v1/check", head.status, data)
         }
     }
 
@@ -44,13 +52,13 @@ public struct UpdateServerAPI: Sendable {
     }
 
     public func report(_ events: [DeviceEvent]) async throws(SlotError) -> ReportOutcome {
-        let (data, status) = try await post("v1/events", body: events)
-        if (200..<300).contains(status) { return .delivered }
-        if (400..<500).contains(status) { return .rejected(Self.failure("/v1/events", status, data).message) }
-        throw Self.failure("/v1/events", status, data)
+        let (head, data) = try await post("v1/events", body: events)
+        if (200..<300).contains(head.status) { return .delivered }
+        if (400..<500).contains(head.status) { return .rejected(Self.failure("/v1/events", head.status, data).message) }
+        throw Self.failure("/v1/events", head.status, data)
     }
 
-    private func post(_ path: String, body: some Encodable) async throws(SlotError) -> (Data, Int) {
+    private func post(_ path: String, body: some Encodable) async throws(SlotError) -> (HTTPClient.Head, Data) {
         let encoded: Data
         do {
             encoded = try WireJSON.encoder().encode(body)
@@ -61,11 +69,11 @@ public struct UpdateServerAPI: Sendable {
             .post, baseURL.appendingPathComponent(path).absoluteString, headers: ["Content-Type: application/json"],
             body: Array(encoded), timeout: timeout, stallTimeout: timeout)
         let server = baseURL.absoluteString
-        return try await WorkerThread.run { [caFile] () throws(SlotError) -> (Data, Int) in
+        return try await WorkerThread.run { [caFile] () throws(SlotError) -> (HTTPClient.Head, Data) in
             let client = try HTTPClient(caFile: caFile)
             do throws(HTTPClient.Failure) {
                 let (head, data) = try client.fetch(request)
-                return (Data(data), head.status)
+                return (head, Data(data))
             } catch {
                 switch error {
                 case .refused(let error): throw error

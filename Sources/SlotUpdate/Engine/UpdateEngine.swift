@@ -15,6 +15,8 @@ public final class UpdateEngine: Sendable {
     public let clientId: String
     public let api: UpdateServerAPI
     public let verifier: ReleaseVerifier
+    /// Set with `[update] server-key`: every answer must be fresh.
+    public let freshness: FreshnessCheck?
     public let channel: String
     let events: EventQueue
     private let current = Mutex(UpdateProgress(state: .idle))
@@ -30,6 +32,7 @@ public final class UpdateEngine: Sendable {
         self.manager = manager
         self.api = try UpdateServerAPI(server: server, caFile: try Self.checkedCA(config.update.caPath))
         self.verifier = ReleaseVerifier(compatible: config.compatible, publicKey: try ReleaseVerifier.loadPublicKey(path: config.update.publicKeyPath))
+        self.freshness = config.update.serverKeyPath == nil ? nil : try FreshnessCheck(config: config)
         self.clientId = try ClientIdentity.load(config)
         self.channel = config.update.channel
         self.events = EventQueue(config: config)
@@ -94,7 +97,10 @@ public final class UpdateEngine: Sendable {
         let booted = manager.bootedSlot(state: state)
         let version = booted.flatMap { state[$0].version } ?? ""
         let request = CheckRequest(clientId: clientId, compatible: manager.config.compatible, channel: channel, version: version, slot: booted?.rawValue ?? "")
-        guard let release = try await api.check(request) else { return nil }
+        let answer = try await api.check(request)
+        // A stale "nothing new" is refused like a stale offer: freezing a device is the attack.
+        try freshness?.accept(answer.freshness)
+        guard let release = answer.release else { return nil }
         try verifier.verify(release, securityFloor: state.securityVersion)
         if release.version == version { return nil }
         return release

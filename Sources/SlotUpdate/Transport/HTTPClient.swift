@@ -212,8 +212,11 @@ public final class HTTPClient {
         static let onHeader: ccurl_data_callback = { bytes, size, count, context in
             let exchange = from(context)
             let length = size * count
-            let line = String(decoding: UnsafeRawBufferPointer(start: bytes, count: length), as: UTF8.self)
-                .trimmingSuffix { $0 == "\r" || $0 == "\n" }
+            // The CR LF goes as bytes: as Characters "\r\n" is one, neither "\r" nor "\n".
+            let raw = UnsafeRawBufferPointer(start: bytes, count: length)
+            var end = length
+            while end > 0, raw[end - 1] == UInt8(ascii: "\n") || raw[end - 1] == UInt8(ascii: "\r") { end -= 1 }
+            let line = String(decoding: raw[..<end], as: UTF8.self)
             if line.hasPrefix("HTTP/") {
                 let parts = line.split(separator: " ", maxSplits: 2)
                 exchange.status = parts.count > 1 ? Int(parts[1]) ?? 0 : 0
@@ -245,14 +248,5 @@ public final class HTTPClient {
             exchange.refusal = SlotError(.cancelled, "update cancelled")
             return 1
         }
-    }
-}
-
-extension String {
-    /// Without the trailing characters that match.
-    fileprivate func trimmingSuffix(while matches: (Character) -> Bool) -> String {
-        var end = endIndex
-        while end > startIndex, matches(self[index(before: end)]) { end = index(before: end) }
-        return String(self[..<end])
     }
 }
