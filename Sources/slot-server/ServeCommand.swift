@@ -39,6 +39,12 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Seconds a freshness statement stays valid: how long a frozen or replaying server can hold a device back.")
     var freshness: Int64 = 300
 
+    @Option(help: "Checks (and, separately, event batches) a device may send: this many at once, then this many a minute; 0: no limit.")
+    var deviceRate: Double = 10
+
+    @Option(help: "Checks (and, separately, event batches) one address may send a second (twice that at once); 0: no limit. Mind NAT gateways.")
+    var addressRate: Double = 100
+
     @Option(help: "Largest payload upload accepted, in bytes.")
     var maxPayloadSize: UInt64 = 8 << 30
 
@@ -108,6 +114,11 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.onlineKey = online.privateKey
         configuration.freshnessLifetime = freshness
         printErr("slot-server: online key from \(online.source); devices pin its public half ([update] server-key): \(online.publicKey)")
+        guard deviceRate >= 0, addressRate >= 0 else {
+            throw ServerError(.configuration, "--device-rate and --address-rate must be 0 (no limit) or positive")
+        }
+        configuration.rateLimits.devicePerMinute = deviceRate
+        configuration.rateLimits.addressPerSecond = addressRate
         configuration.limits.payloadSize = maxPayloadSize
         configuration.autoPause = AutoPausePolicy(threshold: autoPausePercent / 100, minReports: autoPauseMinReports)
         configuration.checkInFlushInterval = .milliseconds(Int64(flushInterval * 1000))

@@ -12,6 +12,7 @@ support, or misbehaving on purpose as /_fixture/mode says:
   fail-once           the next payload request gets 503
   slow:BYTES_PER_SEC  throttled bodies (for cancel tests)
   events-down         /v1/events answers 503
+  limited:SECONDS     /v1/check and /v1/events answer 429 with Retry-After: SECONDS
 
 Usage: update_fixture.py PORT_FILE [PORT [STATE_FILE [TLS_CERT TLS_KEY]]]
   PORT 0 picks a free port, written to PORT_FILE. With STATE_FILE, the release,
@@ -67,6 +68,10 @@ class Handler(BaseHTTPRequestHandler):
     def do_POST(self):
         data = self.body()
         with LOCK:
+            if STATE["mode"].startswith("limited:") and self.path in ("/v1/check", "/v1/events"):
+                seconds = STATE["mode"].split(":")[1]
+                return self.reply(429, json.dumps({"error": {"code": "rate-limited", "message": "slow down"}}).encode(),
+                                  {"Retry-After": seconds, "Content-Type": "application/json"})
             if self.path == "/v1/check":
                 STATE["checks"].append(json.loads(data))
                 release = STATE["release"]

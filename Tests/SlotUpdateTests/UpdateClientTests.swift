@@ -441,6 +441,29 @@ final class StateLog: @unchecked Sendable {
         #expect(daemon.delay(afterFailures: 40) <= daemon.maxBackoff * 1.1)
     }
 
+    /// A `429` is "later": the error says so, the daemon waits at least the
+    /// server's `Retry-After` before asking again, and queued events stay queued.
+    @Test func aRateLimitedDeviceWaitsAsItIsTold() async throws {
+        let suite = UpdateClientTests()
+        let device = try suite.device()
+        try device.server.setMode("limited:2")
+        do {
+            _ = try await device.engine.check()
+            Issue.record("a 429 was taken for an answer")
+        } catch {
+            #expect(error.code == .network && error.description.contains("HTTP 429") && RetryAfter.hint(in: error) == 2, "\(error)")
+        }
+        try EventQueue(config: device.box.config).append([DeviceEvent(clientId: device.engine.clientId, releaseId: nil, type: .booted, detail: "A", at: "2026-11-29T12:00:00Z")])
+        await device.engine.flushEvents()
+        #expect(EventQueue(config: device.box.config).pending().count == 1, "a limited batch stays queued")
+
+        let start = ContinuousClock.now
+        await UpdateDaemon(engine: device.engine, interval: 0.05).run(cycles: 2) { _ in }
+        let waited = ContinuousClock.now - start
+        #expect(waited >= .seconds(2), "the daemon asked again after \(waited), before Retry-After")
+        #expect(try device.server.log().checks.isEmpty, "no check got through")
+    }
+
     @Test func oneCycleInstallsAndRebootsOnlyWhenTold() async throws {
         let suite = UpdateClientTests()
         let device = try suite.device()

@@ -50,6 +50,15 @@ public struct ServerConfiguration: Sendable {
     /// Seconds a freshness statement stays valid.
     public var freshnessLifetime: Int64 = 300
     public var limits = Limits()
+    /// Requests to `/v1/check` and `/v1/events`, each endpoint counted on its own.
+    public struct RateLimits: Sendable, Equatable {
+        /// Per client id: this many at once, then this many a minute; 0: no limit.
+        public var devicePerMinute: Double = 10
+        /// Per peer address: twice this many at once, then this many a second; 0: no limit.
+        public var addressPerSecond: Double = 100
+        public init() {}
+    }
+    public var rateLimits = RateLimits()
     public var autoPause = AutoPausePolicy()
     /// How often pending device check-ins are written: each device's last check
     /// in that window is one row, so a longer window means fewer writes.

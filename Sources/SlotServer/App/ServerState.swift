@@ -11,6 +11,8 @@ final class ServerState: Sendable {
     let metrics: ServerMetrics
     let payloads: PayloadDirectory
     let auth: AdminAuthenticator
+    /// Rate limits of `/v1/check` and `/v1/events`.
+    let limits: RequestLimits
     let logger: Logger
     /// Release ids with an upload running in this process: one upload per release at a time.
     let uploadsInProgress = Mutex<Set<String>>([])
@@ -26,6 +28,7 @@ final class ServerState: Sendable {
         self.metrics = metrics
         self.payloads = PayloadDirectory(root: configuration.dataDirectory)
         self.auth = AdminAuthenticator(token: configuration.adminToken)
+        self.limits = RequestLimits(configuration.rateLimits)
         self.logger = logger
     }
 

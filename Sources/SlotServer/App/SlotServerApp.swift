@@ -9,7 +9,7 @@ import ServiceLifecycle
 
 /// Builds the update server: store, catalog, background services, routes.
 public enum SlotServerApp {
-    public typealias App = Application<RouterResponder<BasicRequestContext>>
+    public typealias App = Application<RouterResponder<SlotRequestContext>>
 
     /// Opens (and migrates) the configured store and returns the application,
     /// ready for `runService()` or HummingbirdTesting.
@@ -133,8 +133,8 @@ public enum SlotServerApp {
         NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
     }
 
-    static func makeRouter(_ state: ServerState, answerer: CheckAnswerer) -> Router<BasicRequestContext> {
-        let router = Router(context: BasicRequestContext.self)
+    static func makeRouter(_ state: ServerState, answerer: CheckAnswerer) -> Router<SlotRequestContext> {
+        let router = Router(context: SlotRequestContext.self)
         router.add(middleware: MetricsMiddleware(metrics: state.metrics))
         router.add(middleware: ErrorMiddleware())
         CheckRoute(state: state, answerer: answerer).register(on: router)

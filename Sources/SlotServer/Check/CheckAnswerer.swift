@@ -21,9 +21,12 @@ struct CheckAnswerer: Sendable {
     /// The `Slot-Freshness` value every answer carries, 200 and 204 alike.
     var freshness: String? { state.catalog.freshness?.header }
 
-    /// The encoded release for this device, or nil for 204.
-    func answer(_ check: CheckRequest, authority: String?) throws(ServerError) -> ByteBuffer? {
+    /// The encoded release for this device, or nil for 204. A device or an
+    /// address over its rate limit gets `429` and is not recorded.
+    func answer(_ check: CheckRequest, authority: String?, peer: String?) throws(ServerError) -> ByteBuffer? {
         try FieldRules.validate(check)
+        try RequestLimits.enforce(state.limits.checkPerAddress, peer, "this address")
+        try RequestLimits.enforce(state.limits.checkPerDevice, check.clientId, "client \(check.clientId)")
         let chosen = state.catalog.choose(for: check)
         state.recorder.record(check, offered: chosen?.id, atMillis: Timestamp.nowMillis())
         state.metrics.answered(releaseId: chosen?.id)

@@ -1,3 +1,4 @@
+import FoundationEssentials
 import NIOCore
 import SlotWire
 import NIOHTTP1
@@ -76,7 +77,11 @@ final class CheckFastPathHandler: ChannelDuplexHandler, RemovableChannelHandler 
             do throws(ServerError) {
                 guard trailers == nil else { throw ServerError.badRequest("trailers") }
                 let check = try answerer.decode(body ?? ByteBuffer())
-                respond(try answerer.answer(check, authority: head.headers.first(name: "host")), head, context: context, start: start)
+                let peer = context.channel.remoteAddress?.ipAddress
+                respond(try answerer.answer(check, authority: head.headers.first(name: "host"), peer: peer), head, context: context, start: start)
+            } catch where error.code == .rateLimited {
+                // Under a flood the refusal must stay as cheap as an answer.
+                refuse(error, head, context: context)
             } catch {
                 replay(head, body, context: context)
                 context.fireChannelRead(data)
@@ -122,6 +127,19 @@ final class CheckFastPathHandler: ChannelDuplexHandler, RemovableChannelHandler 
         if let answer { context.write(wrapOutboundOut(.body(.byteBuffer(answer))), promise: nil) }
         context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
         answerer.state.metrics.observeFastCheck(answered: answer != nil, duration: ContinuousClock.now - start)
+    }
+
+    private func refuse(_ error: ServerError, _ request: HTTPRequestHead, context: ChannelHandlerContext) {
+        let body = ByteBuffer(bytes: Array((try? WireJSON.encoder().encode(APIErrorBody(code: error.code.rawValue, message: error.message))) ?? Data()))
+        var headers = HTTPHeaders()
+        headers.add(name: "Date", value: HTTPDate.now)
+        headers.add(name: "Server", value: "slot-server")
+        headers.add(name: "Content-Type", value: "application/json")
+        headers.add(name: "Content-Length", value: String(body.readableBytes))
+        for field in error.headers { headers.add(name: field.name.rawName, value: field.value) }
+        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: request.version, status: .tooManyRequests, headers: headers))), promise: nil)
+        context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
+        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
     }
 
     // MARK: - Idle timeout

@@ -16,6 +16,7 @@ public struct ServerError: Error, CustomStringConvertible {
         case conflict
         case payloadTooLarge = "payload-too-large"
         case rangeNotSatisfiable = "range-not-satisfiable"
+        case rateLimited = "rate-limited"
         case badSignature = "bad-signature"
         case storage
         case io
@@ -33,6 +34,7 @@ public struct ServerError: Error, CustomStringConvertible {
             case .conflict: .conflict
             case .payloadTooLarge: .contentTooLarge
             case .rangeNotSatisfiable: .rangeNotSatisfiable
+            case .rateLimited: .tooManyRequests
             case .storage, .io, .configuration, .network, .internal: .internalServerError
             }
         }
@@ -69,6 +71,11 @@ public struct ServerError: Error, CustomStringConvertible {
     }
 
     public static func notFound(_ message: String) -> ServerError { ServerError(.notFound, message) }
+
+    /// `429` with the seconds to wait in `Retry-After`.
+    public static func rateLimited(_ message: String, retryAfter seconds: Int) -> ServerError {
+        ServerError(.rateLimited, message, headers: [.retryAfter: String(seconds)])
+    }
 
     public static func conflict(_ message: String) -> ServerError { ServerError(.conflict, message) }
 

@@ -12,16 +12,16 @@ struct CheckRoute {
 
     static let freshnessField = HTTPFields.Element.Name(FreshnessStatement.headerName)!
 
-    func register(on router: Router<BasicRequestContext>) {
-        router.post("/v1/check") { request, _ in try await handle(request) }
+    func register(on router: Router<SlotRequestContext>) {
+        router.post("/v1/check") { request, context in try await handle(request, peer: context.peer) }
     }
 
-    func handle(_ request: Request) async throws(ServerError) -> Response {
+    func handle(_ request: Request, peer: String?) async throws(ServerError) -> Response {
         let body = try await JSONBody.collect(request, limit: state.configuration.limits.checkBody)
         let check = try answerer.decode(body)
         var headers = HTTPFields()
         if let freshness = answerer.freshness { headers[Self.freshnessField] = freshness }
-        guard let answer = try answerer.answer(check, authority: request.head.authority) else {
+        guard let answer = try answerer.answer(check, authority: request.head.authority, peer: peer) else {
             return Response(status: .noContent, headers: headers)
         }
         headers[.contentType] = "application/json"

@@ -9,7 +9,7 @@ import SlotWire
 struct DeployRoute {
     let state: ServerState
 
-    func register(on router: Router<BasicRequestContext>) {
+    func register(on router: Router<SlotRequestContext>) {
         router.post("/v1/releases") { request, _ in try await handle(request) }
     }
 

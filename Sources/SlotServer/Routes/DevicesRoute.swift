@@ -5,7 +5,7 @@ import Hummingbird
 struct DevicesRoute {
     let state: ServerState
 
-    func register(on router: Router<BasicRequestContext>) {
+    func register(on router: Router<SlotRequestContext>) {
         router.get("/v1/devices") { request, _ in try await handle(request) }
     }
 

@@ -11,12 +11,13 @@ struct EventsRoute {
 
     struct Accepted: Encodable { var accepted: Int }
 
-    func register(on router: Router<BasicRequestContext>) {
-        router.post("/v1/events") { request, _ in try await handle(request) }
+    func register(on router: Router<SlotRequestContext>) {
+        router.post("/v1/events") { request, context in try await handle(request, peer: context.peer) }
     }
 
-    func handle(_ request: Request) async throws(ServerError) -> Response {
+    func handle(_ request: Request, peer: String?) async throws(ServerError) -> Response {
         let limits = state.configuration.limits
+        try RequestLimits.enforce(state.limits.eventsPerAddress, peer, "this address")
         let received = try await JSONBody.decode([DeviceEvent].self, from: request, limit: limits.eventsBody)
         guard received.count <= limits.eventsPerBatch else {
             throw ServerError(.payloadTooLarge, "at most \(limits.eventsPerBatch) events per request, got \(received.count)")
@@ -24,6 +25,10 @@ struct EventsRoute {
         var events: [DeviceEvent] = []
         events.reserveCapacity(received.count)
         for event in received { events.append(try FieldRules.validated(event)) }
+        // A batch comes from one device; each client id it names pays, so no batch is free.
+        for clientId in Set(events.map(\.clientId)).sorted() {
+            try RequestLimits.enforce(state.limits.eventsPerDevice, clientId, "client \(clientId)")
+        }
         try await state.store.insertEvents(events, receivedAtMillis: Timestamp.nowMillis())
         state.metrics.received(events)
 

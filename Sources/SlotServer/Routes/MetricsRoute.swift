@@ -5,7 +5,7 @@ import NIOCore
 struct MetricsRoute {
     let state: ServerState
 
-    func register(on router: Router<BasicRequestContext>) {
+    func register(on router: Router<SlotRequestContext>) {
         router.get("/metrics") { _, _ in
             state.metrics.updateCheckIns(pending: state.recorder.pendingCount, dropped: state.recorder.droppedCount)
             state.metrics.updatePaused(state.catalog.published)

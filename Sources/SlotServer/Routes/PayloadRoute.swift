@@ -9,12 +9,12 @@ struct PayloadRoute {
     let state: ServerState
     let fileIO = FileIO()
 
-    func register(on router: Router<BasicRequestContext>) {
+    func register(on router: Router<SlotRequestContext>) {
         router.get("/v1/payloads/:id") { request, context in try await handle(request, context: context, head: false) }
         router.head("/v1/payloads/:id") { request, context in try await handle(request, context: context, head: true) }
     }
 
-    func handle(_ request: Request, context: BasicRequestContext, head: Bool) async throws -> Response {
+    func handle(_ request: Request, context: SlotRequestContext, head: Bool) async throws -> Response {
         let id = try Identifier(context.parameters.get("id") ?? "", what: "release id")
         let release = try await publishedRelease(id)
         let size = release.manifest.payloadSize
@@ -54,7 +54,7 @@ struct PayloadRoute {
         }
     }
 
-    private func body(_ path: String, _ range: ClosedRange<Int>, _ context: BasicRequestContext) async throws(ServerError) -> ResponseBody {
+    private func body(_ path: String, _ range: ClosedRange<Int>, _ context: SlotRequestContext) async throws(ServerError) -> ResponseBody {
         do {
             return try await fileIO.loadFile(path: path, range: range, context: context)
         } catch {

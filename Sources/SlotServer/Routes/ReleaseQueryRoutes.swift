@@ -5,7 +5,7 @@ import Hummingbird
 struct ReleaseQueryRoutes {
     let state: ServerState
 
-    func register(on router: Router<BasicRequestContext>) {
+    func register(on router: Router<SlotRequestContext>) {
         router.get("/v1/releases") { request, _ in try await list(request) }
         router.get("/v1/releases/:id") { request, context in try await show(request, context: context) }
         router.get("/v1/releases/:id/stats") { request, context in try await stats(request, context: context) }
@@ -17,12 +17,12 @@ struct ReleaseQueryRoutes {
         return try JSONBody.response(ReleaseList(releases: releases.map(ReleaseInfo.init)))
     }
 
-    func show(_ request: Request, context: BasicRequestContext) async throws(ServerError) -> Response {
+    func show(_ request: Request, context: SlotRequestContext) async throws(ServerError) -> Response {
         try state.auth.require(request)
         return try JSONBody.response(ReleaseInfo(try await release(context)))
     }
 
-    func stats(_ request: Request, context: BasicRequestContext) async throws(ServerError) -> Response {
+    func stats(_ request: Request, context: SlotRequestContext) async throws(ServerError) -> Response {
         try state.auth.require(request)
         let release = try await release(context)
         // This instance's check-ins first, so "offered" and "running" are current.
@@ -39,7 +39,7 @@ struct ReleaseQueryRoutes {
                 devicesRunning: running, autoPauseThreshold: policy.threshold, autoPauseMinReports: policy.minReports))
     }
 
-    private func release(_ context: BasicRequestContext) async throws(ServerError) -> ReleaseRecord {
+    private func release(_ context: SlotRequestContext) async throws(ServerError) -> ReleaseRecord {
         let id = try Identifier(context.parameters.get("id") ?? "", what: "release id")
         guard let release = try await state.store.release(id: id.value) else { throw ServerError.notFound("no release \(id)") }
         return release

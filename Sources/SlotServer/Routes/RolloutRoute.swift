@@ -5,11 +5,11 @@ import Hummingbird
 struct RolloutRoute {
     let state: ServerState
 
-    func register(on router: Router<BasicRequestContext>) {
+    func register(on router: Router<SlotRequestContext>) {
         router.patch("/v1/releases/:id") { request, context in try await handle(request, context: context) }
     }
 
-    func handle(_ request: Request, context: BasicRequestContext) async throws(ServerError) -> Response {
+    func handle(_ request: Request, context: SlotRequestContext) async throws(ServerError) -> Response {
         try state.auth.require(request)
         let id = try Identifier(context.parameters.get("id") ?? "", what: "release id")
         let patch = try await JSONBody.decode(RolloutPatch.self, from: request, limit: state.configuration.limits.adminBody)

@@ -11,11 +11,11 @@ struct UploadRoute {
 
     static func path(releaseId: String) -> String { "/v1/releases/\(releaseId)/payload" }
 
-    func register(on router: Router<BasicRequestContext>) {
+    func register(on router: Router<SlotRequestContext>) {
         router.put("/v1/releases/:id/payload") { request, context in try await handle(request, context: context) }
     }
 
-    func handle(_ request: Request, context: BasicRequestContext) async throws(ServerError) -> Response {
+    func handle(_ request: Request, context: SlotRequestContext) async throws(ServerError) -> Response {
         try state.auth.require(request)
         let id = try Identifier(context.parameters.get("id") ?? "", what: "release id")
         guard let release = try await state.store.release(id: id.value) else { throw ServerError.notFound("no release \(id)") }

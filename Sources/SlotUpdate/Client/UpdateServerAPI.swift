@@ -40,7 +40,7 @@ public struct UpdateServerAPI: Sendable {
                 throw SlotError(.network, "the server's answer to /v1/check is not a release: \(error)")
             }
         default:
-            throw Self.failure("/v1/check", head.status, data)
+            throw Self.failure("/v1/check", head, data)
         }
     }
 
@@ -54,8 +54,10 @@ public struct UpdateServerAPI: Sendable {
     public func report(_ events: [DeviceEvent]) async throws(SlotError) -> ReportOutcome {
         let (head, data) = try await post("v1/events", body: events)
         if (200..<300).contains(head.status) { return .delivered }
-        if (400..<500).contains(head.status) { return .rejected(Self.failure("/v1/events", head.status, data).message) }
-        throw Self.failure("/v1/events", head.status, data)
+        // 429 is "later", not "never": the batch stays queued.
+        if head.status == 429 { throw Self.failure("/v1/events", head, data) }
+        if (400..<500).contains(head.status) { return .rejected(Self.failure("/v1/events", head, data).message) }
+        throw Self.failure("/v1/events", head, data)
     }
 
     private func post(_ path: String, body: some Encodable) async throws(SlotError) -> (HTTPClient.Head, Data) {
@@ -83,8 +85,19 @@ public struct UpdateServerAPI: Sendable {
         }
     }
 
-    static func failure(_ what: String, _ status: Int, _ data: Data) -> SlotError {
+    static func failure(_ what: String, _ head: HTTPClient.Head, _ data: Data) -> SlotError {
         let reason = (try? WireJSON.decoder().decode(APIErrorBody.self, from: data)).map { ": \($0.error.message)" } ?? ""
-        return SlotError(.network, "the update server answered \(what) with HTTP \(status)\(reason)")
+        let retry = head.value("Retry-After").flatMap { Int($0) }.map { RetryAfter(seconds: max(1, min($0, 86400))) }
+        return SlotError(.network, "the update server answered \(what) with HTTP \(head.status)\(reason)", cause: retry)
     }
+}
+
+/// A server's `Retry-After` (on `429`, `503`): the daemon waits at least this
+/// long before it asks again, whatever its own backoff says.
+public struct RetryAfter: Error, Sendable, CustomStringConvertible {
+    public let seconds: Int
+    public var description: String { "retry after \(seconds) s" }
+
+    /// The hint an error carries, if any.
+    public static func hint(in error: SlotError) -> Int? { (error.cause as? RetryAfter)?.seconds }
 }

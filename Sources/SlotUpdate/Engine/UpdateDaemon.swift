@@ -33,6 +33,7 @@ public struct UpdateDaemon: Sendable {
     public func run(cycles: Int? = nil, log: @Sendable (String) -> Void) async {
         var failures = 0
         var done = 0
+        var retryAfter: Int?
         while cycles.map({ done < $0 }) ?? true {
             done += 1
             do {
@@ -53,10 +54,12 @@ public struct UpdateDaemon: Sendable {
                 failures = 0
             } catch {
                 failures += 1
+                retryAfter = RetryAfter.hint(in: error)
                 log("update failed (\(failures) in a row): \(error)")
             }
             if let cycles, done >= cycles { break }
-            let wait = delay(afterFailures: failures)
+            let wait = max(delay(afterFailures: failures), Double(retryAfter ?? 0))
+            retryAfter = nil
             try? await Task.sleep(nanoseconds: UInt64(wait * 1e9))
         }
     }

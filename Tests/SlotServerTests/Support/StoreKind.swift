@@ -72,6 +72,9 @@ func makeServerConfiguration(_ kind: StoreKind, databaseURL: String? = nil, data
     configuration.releasePublicKey = TestSupport.keys.publicKey
     configuration.checkInFlushInterval = .milliseconds(100)
     configuration.catalogRefreshInterval = .milliseconds(100)
+    // Tests drive thousands of checks from one address; RateLimitTests turn the limits on.
+    configuration.rateLimits.devicePerMinute = 0
+    configuration.rateLimits.addressPerSecond = 0
     if kind == .postgres {
         let url: String
         if let databaseURL { url = databaseURL } else { url = try await PostgresTestDatabase.create() }
