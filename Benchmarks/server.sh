@@ -56,8 +56,11 @@ SERVER="http://127.0.0.1:$SERVER_PORT"
 "$BIN" keygen --out "$WORK/keys" >/dev/null
 # wrk checks the same 100 000 devices many times a second from one address: the
 # rate limits stay on (their cost is part of the figure) with rates nothing reaches.
+# RATE_LIMITS=off measures without them (their cost, by difference).
 LIMITS=()
-if "$BIN" serve --help 2>&1 | grep -q -- --device-rate; then LIMITS=(--device-rate 1e9 --address-rate 1e9); fi
+if "$BIN" serve --help 2>&1 | grep -q -- --device-rate; then
+    if [ "${RATE_LIMITS:-on}" = off ]; then LIMITS=(--device-rate 0 --address-rate 0); else LIMITS=(--device-rate 1e9 --address-rate 1e9); fi
+fi
 "$BIN" serve --listen "127.0.0.1:$SERVER_PORT" --data "$WORK/data" --release-key "$WORK/keys/release.pub" \
     "${LIMITS[@]}" --log-level warning >"$WORK/server.log" 2>&1 &
 SERVER_PID=$!

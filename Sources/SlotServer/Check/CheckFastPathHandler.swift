@@ -39,6 +39,8 @@ final class CheckFastPathHandler: ChannelDuplexHandler, RemovableChannelHandler 
     private var mode = Mode.idle
     /// Requests handed to Hummingbird whose response has not ended yet.
     private var pending = 0
+    /// The peer's IP address, the per-address rate-limit key.
+    private var peer: String?
     private var lastActivity = NIODeadline.now()
     private var idleCheck: Scheduled<Void>?
 
@@ -77,7 +79,7 @@ final class CheckFastPathHandler: ChannelDuplexHandler, RemovableChannelHandler 
             do throws(ServerError) {
                 guard trailers == nil else { throw ServerError.badRequest("trailers") }
                 let check = try answerer.decode(body ?? ByteBuffer())
-                let peer = context.channel.remoteAddress?.ipAddress
+                if peer == nil { peer = context.channel.remoteAddress?.ipAddress }  // once per connection
                 respond(try answerer.answer(check, authority: head.headers.first(name: "host"), peer: peer), head, context: context, start: start)
             } catch where error.code == .rateLimited {
                 // Under a flood the refusal must stay as cheap as an answer.

@@ -37,22 +37,25 @@ final class RateLimiter: Sendable {
     /// nil when `key` may go on (a token is taken); otherwise the whole
     /// seconds until it may try again.
     func admit(_ key: String, now: ContinuousClock.Instant = .now) -> Int? {
-        let shard = shards[Int(UInt(bitPattern: key.hashValue) % UInt(shards.count))]
+        // The shard from the key's last byte (client ids end in random hex,
+        // addresses in a digit): no second hash of the key on the check path.
+        let shard = shards[Int(key.utf8.last ?? 0) % shards.count]
         return shard.buckets.withLock { buckets in
-            var bucket = buckets[key] ?? Bucket(tokens: rule.burst, updated: now)
-            bucket.tokens = min(rule.burst, bucket.tokens + Self.seconds(now - bucket.updated) * rule.perSecond)
-            bucket.updated = now
-            defer {
-                if buckets.count > capacityPerShard { prune(&buckets, now: now) }
-            }
-            guard bucket.tokens >= 1 else {
-                buckets[key] = bucket
-                return max(1, Int(((1 - bucket.tokens) / rule.perSecond).rounded(.up)))
-            }
-            bucket.tokens -= 1
-            buckets[key] = bucket
-            return nil
+            // One lookup: the bucket is taken from in place.
+            let retry = Self.take(from: &buckets[key, default: Bucket(tokens: rule.burst, updated: now)], now: now, rule: rule)
+            if buckets.count > capacityPerShard { prune(&buckets, now: now) }
+            return retry
         }
+    }
+
+    /// Refills `bucket` for the time since it was last used, then takes a
+    /// token; nil when there was one, else the seconds until there is.
+    private static func take(from bucket: inout Bucket, now: ContinuousClock.Instant, rule: Rule) -> Int? {
+        bucket.tokens = min(rule.burst, bucket.tokens + seconds(now - bucket.updated) * rule.perSecond)
+        bucket.updated = now
+        guard bucket.tokens >= 1 else { return max(1, Int(((1 - bucket.tokens) / rule.perSecond).rounded(.up))) }
+        bucket.tokens -= 1
+        return nil
     }
 
     private func prune(_ buckets: inout [String: Bucket], now: ContinuousClock.Instant) {
