@@ -30,8 +30,9 @@ clean:
 ##   lib/libslotctl.so.1.0.0           the C API, and the one copy of the core and the Swift runtime
 ##     (+ .so.1, .so links)            (linked in, no Foundation) outside the initramfs
 ##   bin/slotctl                       every slot and state command: a launcher of a few KB that runs
-##                                     slotctl_main in libslotctl.so (RUNPATH $ORIGIN/../lib, PREFIX/lib)
-##   bin/slot-boot                     the boot decision, fully static, for the initramfs
+##                                     slotctl_main in libslotctl.so (RUNPATH $ORIGIN/../lib, PREFIX/lib),
+##                                     and execs slot-boot for the plain `mark-good` every boot runs
+##   bin/slot-boot                     the boot decision and mark-good, fully static (the initramfs)
 ##   libexec/slotctl/slotctl-update    the update module (check, update, daemon: HTTP over libcurl);
 ##                                     `slotctl check|update|daemon` exec it
 ##   bin/slot-server                   the update server (not needed on a device)
@@ -57,7 +58,22 @@ DEVICE_PRODUCTS = slotctl-update SlotctlCAPI
 # PREFIX/lib wherever the launcher is copied.
 LAUNCHER_DIR = $(INSTALL_SCRATCH)/launcher
 LAUNCHER_CFLAGS ?= -O2 -Wall -Wextra -Werror
-LAUNCHER_LDFLAGS = -L$(INSTALL_RELEASE) -lSlotctlCAPI -Wl,--enable-new-dtags,-rpath,'$$ORIGIN/../lib:$(PREFIX)/lib'
+LAUNCHER_LDFLAGS = -ldl -Wl,--enable-new-dtags,-rpath,'$$ORIGIN/../lib:$(PREFIX)/lib'
+# Linked with lld, so that relative relocations can be packed (DT_RELR: 48,000
+# of them, 1.1 MB of libslotctl.so, and the loader's work at every start) when
+# the C library the build runs on, and so the device it is for, has glibc >= 2.36.
+# PACK_RELOCS=no for an older device glibc.
+GLIBC_MINOR := $(shell getconf GNU_LIBC_VERSION 2>/dev/null | sed -n 's/^glibc 2\.\([0-9]*\).*/\1/p')
+PACK_RELOCS ?= $(shell [ "$(GLIBC_MINOR)" -ge 36 ] 2>/dev/null && echo yes || echo no)
+LINK_FLAGS = -Xswiftc -use-ld=lld
+ifeq ($(PACK_RELOCS),yes)
+LINK_FLAGS += -Xlinker -z -Xlinker pack-relative-relocs
+endif
+# The static slot-boot's dependencies (swift-system) built without the
+# implicit concurrency and regex imports too (Package.swift sets them for
+# SlotCore, SlotCodec and slot-boot).
+BOOT_FLAGS = -Xswiftc -Xfrontend -Xswiftc -disable-implicit-concurrency-module-import \
+	-Xswiftc -Xfrontend -Xswiftc -disable-implicit-string-processing-module-import
 
 .PHONY: install install-strip install-device install-build install-build-device install-build-static \
 	install-launcher install-files install-device-files install-server-files
@@ -75,20 +91,20 @@ install-device: install-build-device install-build-static
 # installed): one plan, the links overlap other compiles.
 install-build:
 	@echo "== release build: slotctl-update, slot-server, libslotctl.so ($(INSTALL_SCRATCH), -static-stdlib)"
-	$(SWIFT) build -c release --scratch-path $(INSTALL_SCRATCH) -Xswiftc -static-stdlib
+	$(SWIFT) build -c release --scratch-path $(INSTALL_SCRATCH) -Xswiftc -static-stdlib $(LINK_FLAGS)
 
 # The device products only, one at a time (SwiftPM builds one --product per call).
 install-build-device:
 	@echo "== release build: $(DEVICE_PRODUCTS) ($(INSTALL_SCRATCH), -static-stdlib)"
 	for p in $(DEVICE_PRODUCTS); do \
-		$(SWIFT) build -c release --scratch-path $(INSTALL_SCRATCH) -Xswiftc -static-stdlib --product $$p || exit 1; \
+		$(SWIFT) build -c release --scratch-path $(INSTALL_SCRATCH) -Xswiftc -static-stdlib $(LINK_FLAGS) --product $$p || exit 1; \
 	done
 
 install-build-static:
 	@echo "== release build: slot-boot ($(INSTALL_SCRATCH_STATIC), -static-executable)"
-	$(SWIFT) build -c release --scratch-path $(INSTALL_SCRATCH_STATIC) -Xswiftc -static-executable --product slot-boot
+	$(SWIFT) build -c release --scratch-path $(INSTALL_SCRATCH_STATIC) -Xswiftc -static-executable $(LINK_FLAGS) $(BOOT_FLAGS) --product slot-boot
 
-# A few milliseconds of cc, after the library is built; PREFIX is baked into the RUNPATH.
+# A few milliseconds of cc; PREFIX is baked into the RUNPATH, which dlopen searches.
 install-launcher:
 	$(INSTALL) -d $(LAUNCHER_DIR)
 	$(CC) $(LAUNCHER_CFLAGS) -o $(LAUNCHER_DIR)/slotctl launcher/slotctl.c $(LAUNCHER_LDFLAGS)

@@ -10,6 +10,18 @@ let swiftSettings: [SwiftSetting] = [
     .define("SLOTCTL_FAILPOINTS", .when(configuration: .debug)),
 ]
 
+/// What the static slot-boot is built from stays free of Swift concurrency and
+/// of the string-processing (regex) runtime: without their implicit imports,
+/// neither library nor libdispatch is linked into it (1.9 MB of 10.2 MB;
+/// Benchmarks/footprint.sh). Set here so that every build enforces it; the
+/// Makefile passes the same flags to the static build's dependencies.
+let bootSwiftSettings: [SwiftSetting] = swiftSettings + [
+    .unsafeFlags([
+        "-Xfrontend", "-disable-implicit-concurrency-module-import",
+        "-Xfrontend", "-disable-implicit-string-processing-module-import",
+    ])
+]
+
 let package = Package(
     name: "slotctl",
     platforms: [.macOS(.v15)],
@@ -53,13 +65,13 @@ let package = Package(
 
         // CRC-32, gzip, hex and timestamps: one codec for the core, the
         // client, the server and the tests. zlib only.
-        .target(name: "SlotCodec", dependencies: ["CZlib"], swiftSettings: swiftSettings),
+        .target(name: "SlotCodec", dependencies: ["CZlib"], swiftSettings: bootSwiftSettings),
 
         // The low-level core: config, state, boot selection, image writer.
         .target(
             name: "SlotCore",
             dependencies: ["SlotCodec", "CZlib", "CBlkid", "CSlotSys", .product(name: "SystemPackage", package: "swift-system")],
-            swiftSettings: swiftSettings),
+            swiftSettings: bootSwiftSettings),
         // swift-crypto's SHA-256 for the image writer, kept out of SlotCore so
         // the static boot hook links neither a crypto library nor Foundation.
         .target(
@@ -141,7 +153,7 @@ let package = Package(
             ],
             swiftSettings: swiftSettings),
         .executableTarget(name: "slotctl", dependencies: ["SlotctlCommands"], swiftSettings: swiftSettings),
-        // check, update, daemon: Foundation URLSession, kept out of slotctl.
+        // check, update, daemon: HTTP over libcurl, kept out of slotctl.
         .executableTarget(
             name: "slotctl-update",
             dependencies: [
@@ -149,7 +161,7 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings),
-        .executableTarget(name: "slot-boot", dependencies: ["SlotCore"], swiftSettings: swiftSettings),
+        .executableTarget(name: "slot-boot", dependencies: ["SlotCore"], swiftSettings: bootSwiftSettings),
         .executableTarget(
             name: "slot-server",
             dependencies: [

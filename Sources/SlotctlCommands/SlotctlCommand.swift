@@ -40,7 +40,6 @@ public struct SlotctlCommand: ParsableCommand {
     /// with the documented code on failure, returns on success.
     public static func run(arguments: [String]) {
         UpdateModule.execIfNeeded(arguments)
-        if MarkGoodCommand.runWithoutParser(arguments) { return }
         CommandRunner.syncMain(SlotctlCommand.self, arguments: arguments)
     }
 }

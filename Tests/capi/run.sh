@@ -62,10 +62,9 @@ say "soname $soname; $(du -k "$LIB" | cut -f1) KiB"
 readelf -d "$LIB" | grep -q 'FLAGS_1.*NODELETE' || fail "libslotctl is not linked -z nodelete"
 # Global symbols defined by the library: exactly the API, all in version SLOTCTL_1, and the
 # entry point of the bin/slotctl launcher, slotctl_main, in SLOTCTL_PRIVATE.
-exported=$(nm -D --defined-only --extern-only "$LIB" | awk '{print $3}' | sort)
-expected="SLOTCTL_1
-SLOTCTL_PRIVATE
-slotctl_active_path@@SLOTCTL_1
+# (gold also lists the version names themselves as absolute symbols; lld does not.)
+exported=$(nm -D --defined-only --extern-only "$LIB" | awk '$3 ~ /@@/ {print $3}' | sort)
+expected="slotctl_active_path@@SLOTCTL_1
 slotctl_boot@@SLOTCTL_1
 slotctl_cancel_update@@SLOTCTL_1
 slotctl_check_update@@SLOTCTL_1
@@ -94,9 +93,11 @@ for f in lib/libslotctl.so.1.0.0 bin/slotctl libexec/slotctl/slotctl-update bin/
 done
 say "ldd libslotctl.so: $(ldd "$LIB" | awk '/=>/ {print $1}' | head -8 | tr '\n' ' ')... (no libswift*)"
 if ldd "$P/bin/slot-boot" > /dev/null 2>&1; then fail "slot-boot is dynamically linked"; fi
-# bin/slotctl is the launcher: the command line runs in the library (slotctl_main).
-readelf -d "$P/bin/slotctl" | grep -q 'NEEDED.*\[libslotctl.so.1\]' || fail "bin/slotctl does not need libslotctl.so.1"
-say "slot-boot: static; slotctl: a $(stat -c %s "$P/bin/slotctl")-byte launcher over libslotctl.so.1; slotctl, slotctl-update, slot-server: no libswift*"
+# bin/slotctl is the launcher: the command line runs in the library (slotctl_main),
+# which it opens with dlopen (so a plain mark-good, exec'd to slot-boot, never maps it).
+if readelf -d "$P/bin/slotctl" | grep -q 'NEEDED.*\[libslotctl'; then fail "bin/slotctl links libslotctl (it should dlopen it)"; fi
+readelf -d "$P/bin/slotctl" | grep -q "RUNPATH.*\$ORIGIN/../lib" || fail "bin/slotctl has no RUNPATH \$ORIGIN/../lib"
+say "slot-boot: static; slotctl: a $(stat -c %s "$P/bin/slotctl")-byte launcher that opens libslotctl.so.1; slotctl, slotctl-update, slot-server: no libswift*"
 # make install strips; slotctl (it runs on every boot) loads no Foundation.
 for f in bin/slotctl libexec/slotctl/slotctl-update bin/slot-boot bin/slot-server lib/libslotctl.so.1.0.0; do
     file -b "$P/$f" | grep -q ', stripped' || fail "$f is not stripped"
@@ -187,6 +188,64 @@ for lang in c py; do
     make_sandbox $lang
     say "$lang: next boot $(json "$TMP/$lang/status.json" 'j["next"]'), $(json "$TMP/$lang/status.json" '[s+"="+j["slots"][s]["status"] for s in "ABR"]')"
 done
+
+# ------------------------------------------------------------------ mark-good
+step "mark-good: the launcher runs slot-boot for the plain form, the library for every other; both say the same"
+make_sandbox mg
+MG=$TMP/mg/system.conf
+"$P/bin/slotctl" --config "$MG" boot > /dev/null
+"$P/bin/slotctl" --config "$MG" status --json > "$TMP/mg/status.json"
+booted=$(json "$TMP/mg/status.json" 'j["booted"]')
+empty=$(json "$TMP/mg/status.json" '[s for s in "AB" if j["slots"][s]["status"] == "empty"][0]')
+# The launcher alone, where no slot-boot is next to it: everything runs in the library.
+mkdir -p "$TMP/libonly/bin"
+cp "$P/bin/slotctl" "$TMP/libonly/bin/slotctl"
+# CODE TEXT FAST ARGS...: FAST=fast when the launcher must not need the library.
+mg_cases=(
+    "0|slot $booted marked good|fast|--config $MG mark-good"
+    "0|slot $booted marked good|fast|--config=$MG mark-good ${booted,,}"
+    "0|slot $booted marked good|fast|--config $TMP/missing.conf --config $MG mark-good $booted"
+    "0|slot $booted marked good|lib|mark-good --config $MG"
+    "0|R has no boot counter: nothing to confirm|fast|--config $MG mark-good r"
+    "5|slot $empty is empty|fast|--config $MG mark-good $empty"
+    "2|slot|lib|--config $MG mark-good C"
+    "2|Unexpected argument|lib|--config $MG mark-good A B"
+    "2|missing.conf|fast|--config $TMP/missing.conf mark-good"
+    "0|Confirm a slot|lib|--config $MG mark-good --help"
+)
+mg_run() { # BIN ARGS... -> "CODE<TAB>OUTPUT" of one run
+    local bin=$1 out code=0
+    shift
+    out=$("$bin" "$@" 2>&1) || code=$?
+    printf '%s\t%s' "$code" "$out"
+}
+fast=0
+for c in "${mg_cases[@]}"; do
+    IFS='|' read -r code text kind args <<< "$c"
+    read -ra argv <<< "$args"
+    installed=$(mg_run "$P/bin/slotctl" "${argv[@]}")
+    library=$(mg_run "$TMP/libonly/bin/slotctl" "${argv[@]}")
+    [ "${installed%%$'\t'*}" = "$code" ] || fail "slotctl $args: exit ${installed%%$'\t'*}, expected $code: ${installed#*$'\t'}"
+    [[ "${installed#*$'\t'}" == *"$text"* ]] || fail "slotctl $args: '${installed#*$'\t'}' does not say '$text'"
+    [ "$installed" = "$library" ] || fail "slotctl $args: slot-boot and the library differ: '$installed' vs '$library'"
+    [ "$kind" = fast ] && fast=$((fast + 1))
+done
+# The plain forms need no library at all: with it gone, they still run; the rest cannot.
+mv "$LIB" "$LIB.aside"
+for c in "${mg_cases[@]}"; do
+    IFS='|' read -r code text kind args <<< "$c"
+    read -ra argv <<< "$args"
+    out=$(mg_run "$P/bin/slotctl" "${argv[@]}")
+    if [ "$kind" = fast ]; then
+        [ "${out%%$'\t'*}" = "$code" ] || { mv "$LIB.aside" "$LIB"; fail "slotctl $args without the library: $out"; }
+    else
+        [ "${out%%$'\t'*}" = 127 ] && [[ "$out" == *"cannot load the slotctl library"* ]] ||
+            { mv "$LIB.aside" "$LIB"; fail "slotctl $args without the library: $out"; }
+    fi
+done
+mv "$LIB.aside" "$LIB"
+[ "$(json <("$P/bin/slotctl" --config "$MG" status --json) 'j["slots"]["'"$booted"'"]["status"]')" = good ] || fail "slot $booted is not good"
+say "${#mg_cases[@]} spellings agree; $fast run in slot-boot without the library, the others in the library"
 
 # runner LANG PHASE ARGS...: the C program or the Python script, one phase.
 runner() {

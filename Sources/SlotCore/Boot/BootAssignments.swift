@@ -50,6 +50,6 @@ public enum ShellQuote {
             }
         }
         if safe && !value.isEmpty { return value }
-        return "'" + value.replacingOccurrencesOf("'", "'\\''") + "'"
+        return "'" + value.replacing(character: "'", with: "'\\''") + "'"
     }
 }

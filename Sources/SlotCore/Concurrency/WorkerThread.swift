@@ -29,19 +29,4 @@ public final class WorkerThread: @unchecked Sendable {
     public func detach() {
         pthread_detach(thread)
     }
-
-    /// Runs `body` on a thread of its own and awaits its result: blocking
-    /// work (an install, an HTTP exchange) kept off the cooperative pool.
-    public static func run<T: Sendable, E: Error>(_ body: @escaping @Sendable () throws(E) -> T) async throws(E) -> T {
-        let result: Result<T, E> = await withCheckedContinuation { continuation in
-            WorkerThread {
-                do throws(E) {
-                    continuation.resume(returning: .success(try body()))
-                } catch {
-                    continuation.resume(returning: .failure(error))
-                }
-            }.detach()
-        }
-        return try result.get()
-    }
 }

@@ -54,6 +54,12 @@ public final class SlotManager: Sendable {
         return slot
     }
 
+    /// What `mark-good` says about the slot `markGood` returned (slotctl and
+    /// slot-boot print the same).
+    public static func confirmation(of slot: SlotName) -> String {
+        slot == .R ? "R has no boot counter: nothing to confirm" : "slot \(slot) marked good"
+    }
+
     /// Gives up on a slot: it is never booted until reinstalled or re-activated.
     public func markBad(_ slot: SlotName, reason: String = "marked bad") throws(SlotError) {
         guard slot != .R else {

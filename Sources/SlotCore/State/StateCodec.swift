@@ -181,9 +181,30 @@ public enum StateCodec {
         return result
     }
 
+    /// One pass, so an escaped `%25` followed by `0A` stays `%0A` text.
     static func unescape(_ text: String) -> String {
-        guard text.contains("%") else { return text }
-        return text.replacingOccurrencesOf("%0A", "\n").replacingOccurrencesOf("%0D", "\r").replacingOccurrencesOf("%25", "%")
+        guard text.utf8.contains(UInt8(ascii: "%")) else { return text }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(text.utf8.count)
+        var rest = text.utf8[...]
+        while let byte = rest.popFirst() {
+            if byte == UInt8(ascii: "%"), rest.count >= 2 {
+                let code = (rest[rest.startIndex], rest[rest.index(after: rest.startIndex)])
+                let decoded: UInt8? = switch code {
+                case (UInt8(ascii: "0"), UInt8(ascii: "A")): UInt8(ascii: "\n")
+                case (UInt8(ascii: "0"), UInt8(ascii: "D")): UInt8(ascii: "\r")
+                case (UInt8(ascii: "2"), UInt8(ascii: "5")): UInt8(ascii: "%")
+                default: nil
+                }
+                if let decoded {
+                    bytes.append(decoded)
+                    rest.removeFirst(2)
+                    continue
+                }
+            }
+            bytes.append(byte)
+        }
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     private static func append<T: FixedWidthInteger>(_ bytes: inout [UInt8], _ value: T) {
@@ -196,20 +217,5 @@ public enum StateCodec {
             value = value << 8 | T(bytes[offset + index])
         }
         return value
-    }
-}
-
-extension String {
-    /// Plain substring replacement without Foundation.
-    func replacingOccurrencesOf(_ target: String, _ replacement: String) -> String {
-        guard !target.isEmpty else { return self }
-        var result = ""
-        var rest = Substring(self)
-        while let range = rest.firstRange(of: target) {
-            result += rest[..<range.lowerBound]
-            result += replacement
-            rest = rest[range.upperBound...]
-        }
-        return result + rest
     }
 }

@@ -46,7 +46,7 @@ public enum DeviceResolver {
             {
                 return nil
             }
-            let path = "\(devDirectory)/\(name.replacingOccurrencesOf("!", "/"))"
+            let path = "\(devDirectory)/\(name.replacing(character: "!", with: "/"))"
             return FileSystem.exists(path) ? path : nil
         }
     }

@@ -12,43 +12,7 @@ struct MarkGoodCommand: ParsableCommand {
     var slot: SlotName?
 
     func run() throws {
-        try Self.confirm(try global.manager(), slot)
-    }
-
-    static func confirm(_ manager: SlotManager, _ slot: SlotName?) throws(SlotError) {
-        let confirmed = try manager.markGood(slot)
-        if confirmed == .R {
-            print("R has no boot counter: nothing to confirm")
-        } else {
-            print("slot \(confirmed) marked good")
-        }
-    }
-
-    /// `[--config PATH] mark-good [SLOT]`, the form every boot runs, without
-    /// argument-parser: its reflection over the command types costs more CPU
-    /// than the state I/O (Benchmarks/footprint.sh). Any other form (an
-    /// option, `--help`, a slot name that is not one) returns false and goes
-    /// through argument-parser as before.
-    static func runWithoutParser(_ arguments: [String]) -> Bool {
-        let (leading, rest) = CommandRunner.splitGlobalOptions(arguments)
-        guard rest.first == "mark-good", rest.count <= 2 else { return false }
-        var slot: SlotName?
-        if let word = rest.dropFirst().first {
-            guard !word.hasPrefix("-"), let name = SlotName(rawValue: word.uppercased()) else { return false }
-            slot = name
-        }
-        // The last --config wins, as with argument-parser.
-        var config: String?
-        var words = leading[...]
-        while let word = words.popFirst() {
-            config = word == "--config" ? words.popFirst() : String(word.dropFirst("--config=".count))
-        }
-        do {
-            try confirm(try GlobalOptions.manager(configPath: config), slot)
-        } catch {
-            CommandRunner.exit(for: error, SlotctlCommand.self)
-        }
-        return true
+        print(SlotManager.confirmation(of: try global.manager().markGood(slot)))
     }
 }
 

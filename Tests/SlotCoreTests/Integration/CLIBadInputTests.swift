@@ -67,33 +67,6 @@ struct CLIBadInputTests {
         }
     }
 
-    /// `mark-good` skips argument-parser in its plain form (it runs on every
-    /// boot); every spelling must still mean what argument-parser makes of it.
-    @Test func markGoodMeansTheSameWithOrWithoutTheParser() throws {
-        let box = try provisioned()
-        let elsewhere = TempDirectory("slotctl-nowhere").file("missing.conf")
-        let run = { (args: [String]) in CLI.run(CLI.slotctl, args) }
-        let cases: [(args: [String], code: Int32, text: String)] = [
-            (["--config", box.configPath, "mark-good"], 0, "slot A marked good"),
-            (["--config=\(box.configPath)", "mark-good", "a"], 0, "slot A marked good"),
-            (["--config", elsewhere, "--config", box.configPath, "mark-good", "A"], 0, "slot A marked good"),  // the last wins
-            (["mark-good", "--config", box.configPath], 0, "slot A marked good"),  // after the command: the parser
-            (["--config", box.configPath, "mark-good", "R"], 0, "R has no boot counter"),
-            (["--config", box.configPath, "mark-good", "B"], 5, "slot B is empty"),
-            (["--config", box.configPath, "mark-good", "C"], 2, "slot"),
-            (["--config", box.configPath, "mark-good", "A", "B"], 2, "Unexpected argument"),
-            (["--config", elsewhere, "mark-good"], 2, "missing.conf"),
-            (["--config", box.configPath, "mark-good", "--help"], 0, "Confirm a slot"),
-        ]
-        for testCase in cases {
-            let result = run(testCase.args)
-            #expect(result.status == testCase.code, "\(testCase.args): \(result.stderr)")
-            #expect((result.stdout + result.stderr).contains(testCase.text), "\(testCase.args): \(result.stdout) \(result.stderr)")
-        }
-        let state = try box.manager.store.load()
-        #expect(state[.A].status == .good)
-    }
-
     /// check, update and daemon run the update module (slotctl-update); without
     /// it they fail with exit 8 and say so, and nothing else is affected.
     @Test func updateCommandsNeedTheUpdateModule() throws {

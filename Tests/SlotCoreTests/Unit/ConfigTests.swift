@@ -83,7 +83,7 @@ import Testing
         ("state-path = slotctl", "state-path = ../etc", "c.conf:18: [boot] state-path: must stay inside the partition"),
     ])
     func badConfigsNameFileLineAndKey(original: String, replacement: String, message: String) {
-        let text = Self.valid.replacingOccurrencesOf(original, replacement)
+        let text = Self.valid.replacing(original, with: replacement)
         #expect(text != Self.valid, "the test must change the config")
         do {
             _ = try SystemConfig.parse(path: "c.conf", text: text)
