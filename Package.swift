@@ -171,6 +171,12 @@ let package = Package(
             swiftSettings: swiftSettings),
 
         // Sandboxes, temp dirs and process helpers shared by the test targets.
+        // Every parser of untrusted bytes as a fuzz target (Fuzz/README.md).
+        .target(
+            name: "SlotFuzz",
+            dependencies: ["SlotCore", "SlotCodec", "SlotWire", "SlotUpdate", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: swiftSettings),
+        .executableTarget(name: "slot-fuzz", dependencies: ["SlotFuzz"], swiftSettings: swiftSettings),
         .target(
             name: "SlotTestSupport", dependencies: ["SlotCore", "SlotCodec", "SlotCrypto"], path: "Tests/SlotTestSupport",
             swiftSettings: swiftSettings),
@@ -188,7 +194,7 @@ let package = Package(
             swiftSettings: swiftSettings),
         .testTarget(
             name: "SlotUpdateTests",
-            dependencies: ["SlotUpdate", "SlotWire", "SlotCore", "SlotCodec", "SlotCrypto", "SlotTestSupport"],
+            dependencies: ["SlotUpdate", "SlotWire", "SlotCore", "SlotCodec", "SlotCrypto", "SlotFuzz", "SlotTestSupport"],
             swiftSettings: swiftSettings),
         // The device client against the real server, both on loopback.
         .testTarget(

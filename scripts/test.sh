@@ -3,7 +3,8 @@
 # PostgreSQL cluster). Two builds, each once: debug for `swift test`, and
 # the release build of `make install`, shared by the QEMU boots and the C
 # API test. Then two lanes side by side, each mostly on one core: the Swift
-# tests, and the boots under QEMU followed by the C API. Each lane writes
+# tests followed by the fuzzers (their own sanitizer build), and the boots
+# under QEMU followed by the C API. Each lane writes
 # its own log; both are printed whole at the end.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -29,6 +30,8 @@ make --no-print-directory install-build-static install-build > "$LOGS/release-bu
 lane_swift() {
     stage "swift test: unit, CLI, loop devices, crashes, update client, end to end; then the server (SQLite and PostgreSQL)"
     scripts/postgres-test.sh -- sh -c 'swift test --skip SlotServerTests && swift test --skip-build --filter SlotServerTests'
+    stage "fuzzing: every parser of untrusted bytes, ${FUZZ_SECONDS:-20} s each (libFuzzer + AddressSanitizer; Fuzz/README.md)"
+    Fuzz/run.sh
 }
 
 lane_boot() {
@@ -44,7 +47,7 @@ lane_boot() {
     Tests/capi/run.sh
 }
 
-stage "two lanes side by side: swift test | QEMU boots, then the C API (logs printed when both end)"
+stage "two lanes side by side: swift test, then fuzzing | QEMU boots, then the C API (logs printed when both end)"
 lane_swift > "$LOGS/swift.log" 2>&1 &
 swift_pid=$!
 lane_boot > "$LOGS/boot.log" 2>&1 &

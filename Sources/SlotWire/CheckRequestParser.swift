@@ -1,5 +1,3 @@
-import SlotWire
-
 /// A fast path for the one body every device sends all the time: a flat JSON
 /// object of plain strings. Anything else (escapes, other value types, unknown
 /// nested fields, duplicates, missing fields, invalid UTF-8) returns nil and

@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import SlotWire
 
 /// `GET`/`HEAD /v1/payloads/{id}`: the payload bytes, with single `Range`
 /// requests (206 + Content-Range, 416 when unsatisfiable), a strong ETag (the

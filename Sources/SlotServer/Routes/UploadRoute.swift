@@ -1,6 +1,7 @@
 import SlotCodec
 import Hummingbird
 import NIOCore
+import SlotWire
 
 /// `PUT /v1/releases/{id}/payload` (admin): the payload, streamed to a temp
 /// file and verified against the signed manifest as it arrives. Only a
