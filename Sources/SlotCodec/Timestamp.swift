@@ -34,3 +34,10 @@ public enum Timestamp {
         iso8601(seconds: millis >= 0 ? millis / 1000 : (millis - 999) / 1000)
     }
 }
+
+extension Duration {
+    /// The duration in seconds, fractions included (rates, throughput).
+    public var inSeconds: Double {
+        Double(components.seconds) + Double(components.attoseconds) / 1e18
+    }
+}

@@ -7,17 +7,18 @@ import Glibc
 /// `release.key` (private, mode 0600, stays with the operator) and
 /// `release.pub` (what devices and `serve --release-key` hold), both base64.
 public enum KeyFiles {
-    /// Writes a new pair into `directory`; refuses to overwrite an existing key.
+    /// Writes a new pair into `directory` as NAME.key and NAME.pub (`release`,
+    /// or `serve`'s `online`); refuses to overwrite an existing key.
     @discardableResult
-    public static func generate(into directory: String) throws(ServerError) -> (privateKey: String, publicKey: String) {
+    public static func generate(into directory: String, name: String = "release") throws(ServerError) -> (privateKey: String, publicKey: String) {
         do {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         } catch {
             throw ServerError.io("cannot create \(directory)", cause: error)
         }
         let pair = ReleaseSignature.generateKeyPair()
-        try write(pair.privateKey + "\n", to: directory + "/release.key", mode: 0o600)
-        try write(pair.publicKey + "\n", to: directory + "/release.pub", mode: 0o644)
+        try write(pair.privateKey + "\n", to: directory + "/\(name).key", mode: 0o600)
+        try write(pair.publicKey + "\n", to: directory + "/\(name).pub", mode: 0o644)
         return pair
     }
 

@@ -62,14 +62,7 @@ public enum OnlineKey {
             }
             return (key, parsed.publicKey.rawRepresentation.base64EncodedString(), path)
         }
-        do {
-            try FileManager.default.createDirectory(atPath: dataDirectory, withIntermediateDirectories: true)
-        } catch {
-            throw ServerError(.configuration, "cannot create the data directory \(dataDirectory)", cause: error)
-        }
-        let pair = ReleaseSignature.generateKeyPair()
-        try KeyFiles.write(pair.privateKey + "\n", to: path, mode: 0o600)
-        try KeyFiles.write(pair.publicKey + "\n", to: dataDirectory + "/online.pub", mode: 0o644)
+        let pair = try KeyFiles.generate(into: dataDirectory, name: "online")
         return (pair.privateKey, pair.publicKey, path + " (generated)")
     }
 }

@@ -1,3 +1,4 @@
+import SlotCodec
 import Synchronization
 
 /// Token buckets by key (a client id, a peer address): `burst` requests at
@@ -51,7 +52,7 @@ final class RateLimiter: Sendable {
     /// Refills `bucket` for the time since it was last used, then takes a
     /// token; nil when there was one, else the seconds until there is.
     private static func take(from bucket: inout Bucket, now: ContinuousClock.Instant, rule: Rule) -> Int? {
-        bucket.tokens = min(rule.burst, bucket.tokens + seconds(now - bucket.updated) * rule.perSecond)
+        bucket.tokens = min(rule.burst, bucket.tokens + (now - bucket.updated).inSeconds * rule.perSecond)
         bucket.updated = now
         guard bucket.tokens >= 1 else { return max(1, Int(((1 - bucket.tokens) / rule.perSecond).rounded(.up))) }
         bucket.tokens -= 1
@@ -60,13 +61,9 @@ final class RateLimiter: Sendable {
 
     private func prune(_ buckets: inout [String: Bucket], now: ContinuousClock.Instant) {
         buckets = buckets.filter { _, bucket in
-            bucket.tokens + Self.seconds(now - bucket.updated) * rule.perSecond < rule.burst
+            bucket.tokens + (now - bucket.updated).inSeconds * rule.perSecond < rule.burst
         }
         if buckets.count > capacityPerShard { buckets.removeAll(keepingCapacity: true) }
-    }
-
-    private static func seconds(_ duration: Duration) -> Double {
-        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
     }
 }
 

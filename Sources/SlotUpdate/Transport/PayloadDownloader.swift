@@ -1,5 +1,6 @@
 import FoundationEssentials
 import Glibc
+import SlotCodec
 import SlotCore
 
 /// Fetches a payload in order, in `Range` segments, and hands its bytes to a
@@ -116,7 +117,7 @@ public final class PayloadDownloader {
         requests += 1
         let request = HTTPClient.Request(.get, url.absoluteString, headers: ["Range: bytes=\(segment.offset)-\(segment.end - 1)"], stallTimeout: options.stallTimeout)
         let started = ContinuousClock.now
-        defer { transferSeconds += Self.seconds(ContinuousClock.now - started) }
+        defer { transferSeconds += (ContinuousClock.now - started).inSeconds }
         do throws(HTTPClient.Failure) {
             try client.perform(request, isCancelled: isCancelled) { (head) throws(SlotError) in
                 guard let whole = try check(head, offset: segment.offset, etag: &etag) else {
@@ -139,7 +140,7 @@ public final class PayloadDownloader {
                 }
                 let consumeStart = ContinuousClock.now
                 try consume(bytes)
-                consumeSeconds += Self.seconds(ContinuousClock.now - consumeStart)
+                consumeSeconds += (ContinuousClock.now - consumeStart).inSeconds
                 segment.consumed += UInt64(bytes.count)
                 progress(segment.offset + segment.consumed)
                 try checkCancelled()
@@ -149,10 +150,6 @@ public final class PayloadDownloader {
             return error
         }
         return nil
-    }
-
-    private static func seconds(_ duration: Duration) -> Double {
-        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
     }
 
     /// Validates the response head; true when the server ignored Range and
