@@ -15,6 +15,7 @@ import SlotWire
 public struct FreshnessCheck: Sendable {
     public let publicKey: Curve25519.Signing.PublicKey
     public let statePath: String
+    private let store: StateStore
 
     public init(config: SystemConfig) throws(SlotError) {
         guard let path = config.update.serverKeyPath else {
@@ -32,6 +33,7 @@ public struct FreshnessCheck: Sendable {
             throw SlotError(.invalidConfig, "[update] server-key '\(path)': \(error.message)")
         }
         statePath = config.stateDirectory + "/catalog-version"
+        store = StateStore(directory: config.stateDirectory)
     }
 
     /// The newest catalog version accepted so far (0 before the first).
@@ -54,12 +56,16 @@ public struct FreshnessCheck: Sendable {
         guard statement.expiresAt > now else {
             throw SlotError(.staleAnswer, "the update server's answer expired \(now - statement.expiresAt) s ago (catalog version \(statement.catalogVersion); a frozen or replaying server, or this device's clock is wrong); refused")
         }
-        let seen = newestSeen()
-        guard statement.catalogVersion >= seen else {
-            throw SlotError(.staleAnswer, "the update server's answer speaks for catalog version \(statement.catalogVersion), older than version \(seen) this device already accepted (a replayed or rolled-back server); refused")
-        }
-        if statement.catalogVersion > seen {
-            try FileSystem.writeFileAtomically(statePath, Array("\(statement.catalogVersion)\n".utf8))
+        // Compare and remember under the state lock: a daemon and a manual
+        // check at once must not write an older version over a newer one.
+        try store.withLock { () throws(SlotError) in
+            let seen = newestSeen()
+            guard statement.catalogVersion >= seen else {
+                throw SlotError(.staleAnswer, "the update server's answer speaks for catalog version \(statement.catalogVersion), older than version \(seen) this device already accepted (a replayed or rolled-back server); refused")
+            }
+            if statement.catalogVersion > seen {
+                try FileSystem.writeFileAtomically(statePath, Array("\(statement.catalogVersion)\n".utf8))
+            }
         }
         return statement
     }
