@@ -209,6 +209,30 @@ struct ServerClientTests {
         }
     }
 
+    /// An online key or freshness lifetime that cannot serve stops `serve` before it listens.
+    @Test func badOnlineKeyOrFreshnessStopsTheServerAtStart() throws {
+        let dir = TempDirectory("slotctl-e2e-online-bad")
+        dir.write("garbage.key", "not a key\n")
+        dir.write("empty.key", "\n")
+        dir.write("public-only.key", ReleaseSignature.generateKeyPair().publicKey.dropLast(4) + "\n")
+        let cases: [(args: [String], text: String)] = [
+            (["--online-key", dir.file("missing.key")], "cannot read the online key file \(dir.file("missing.key"))"),
+            (["--online-key", dir.file("garbage.key")], "is not a base64 Ed25519 private key"),
+            (["--online-key", dir.file("empty.key")], "is empty"),
+            (["--online-key", dir.file("public-only.key")], "is not a base64 Ed25519 private key"),
+            (["--freshness", "29"], "--freshness must be 30 to 86400 seconds"),
+            (["--freshness", "86401"], "--freshness must be 30 to 86400 seconds"),
+        ]
+        for testCase in cases {
+            let result = CLI.run(Self.slotServer, ["serve", "--listen", "127.0.0.1:0", "--data", dir.file("data")] + testCase.args)
+            #expect(result.status != 0, "\(testCase.args)")
+            #expect(result.stderr.contains(testCase.text), "\(testCase.args): \(result.stderr)")
+            #expect(!result.stderr.contains("listening on"), "\(testCase.args): \(result.stderr)")
+        }
+        // Nothing was generated in place of the key that was named.
+        #expect(!FileManager.default.fileExists(atPath: dir.file("data/online.key")))
+    }
+
     @Test func aRolloutOfZeroReachesNobodyAndWideningReachesTheDevice() throws {
         let dir = TempDirectory("slotctl-e2e")
         let server = try Server(dir: dir)

@@ -35,6 +35,11 @@ final class RateLimiter: Sendable {
         self.capacityPerShard = max(1, capacity / shards)
     }
 
+    /// How many keys have a bucket now: what the capacity bounds.
+    var trackedKeys: Int {
+        shards.reduce(0) { total, shard in total + shard.buckets.withLock { $0.count } }
+    }
+
     /// nil when `key` may go on (a token is taken); otherwise the whole
     /// seconds until it may try again.
     func admit(_ key: String, now: ContinuousClock.Instant = .now) -> Int? {
