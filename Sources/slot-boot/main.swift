@@ -63,6 +63,9 @@ func bootMain() {
             print(usage)
             exit(0)
         case "mark-good":
+            if dryRun || commandLinePath != KernelCommandLine.defaultPath {
+                fail("--dry-run and --cmdline belong to the boot decision, not to mark-good")
+            }
             markGood(configPath: configPath, slot: arguments.popFirst(), extra: arguments.first)
         default:
             fail("unknown argument '\(argument)' (\(usage))")

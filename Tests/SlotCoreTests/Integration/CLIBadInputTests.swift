@@ -67,6 +67,29 @@ struct CLIBadInputTests {
         }
     }
 
+    /// `slot-boot mark-good` (what the installed launcher execs for the plain
+    /// form) says what `slotctl mark-good` says, byte for byte, and exits the same.
+    @Test func slotBootMarkGoodSpeaksAsSlotctl() throws {
+        let box = try provisioned()
+        let missing = TempDirectory("slotctl-nowhere").file("missing.conf")
+        let cases: [[String]] = [
+            ["--config", box.configPath, "mark-good"],
+            ["--config", box.configPath, "mark-good", "a"],
+            ["--config", box.configPath, "mark-good", "R"],
+            ["--config", box.configPath, "mark-good", "B"],
+            ["--config", missing, "mark-good"],
+        ]
+        for args in cases {
+            let library = CLI.run(CLI.slotctl, args)
+            let boot = CLI.run(CLI.slotBoot, args)
+            #expect(boot.status == library.status, "\(args): \(boot.stderr) / \(library.stderr)")
+            #expect(boot.stdout == library.stdout && boot.stderr == library.stderr, "\(args): '\(boot.stdout)\(boot.stderr)' vs '\(library.stdout)\(library.stderr)'")
+        }
+        #expect(try box.manager.store.load()[.A].status == .good)
+        let mixed = CLI.run(CLI.slotBoot, ["--config", box.configPath, "--dry-run", "mark-good"])
+        #expect(mixed.status == 1 && mixed.stderr.contains("belong to the boot decision"), "\(mixed.stderr)")
+    }
+
     /// check, update and daemon run the update module (slotctl-update); without
     /// it they fail with exit 8 and say so, and nothing else is affected.
     @Test func updateCommandsNeedTheUpdateModule() throws {
