@@ -480,4 +480,30 @@ final class StateLog: @unchecked Sendable {
         await UpdateDaemon(engine: engine, interval: 1).run(cycles: 1) { _ in }
         #expect(FileManager.default.fileExists(atPath: marker))
     }
+
+    /// A reboot command that fails is said in the log; the update stays
+    /// ready, and the next cycle tries the reboot again without downloading.
+    @Test func aFailingRebootCommandLeavesTheUpdateReady() async throws {
+        let suite = UpdateClientTests()
+        let device = try suite.device()
+        let attempts = device.box.dir.file("attempts")
+        let config = try SystemConfig.parse(path: device.box.configPath, text: String(decoding: device.box.dir.read("system.conf"), as: UTF8.self) + "\nreboot = true\nreboot-command = echo x >> \(attempts); exit 3\n")
+        let engine = try UpdateEngine(manager: SlotManager(config: config, sha256: CryptoSHA256.factory))
+        try suite.publish(device, patternBytes(200_000, seed: 69), version: "2.0")
+        let lines = StringLog()
+        await UpdateDaemon(engine: engine, interval: 0.05).run(cycles: 2) { lines.add($0) }
+        #expect(lines.all.filter { $0.contains("the reboot command exited with status 3") }.count == 2, "\(lines.all)")
+        #expect(String(decoding: device.box.dir.read("attempts"), as: UTF8.self) == "x\nx\n")
+        let state = try device.box.manager.store.load()
+        #expect(state[.B].version == "2.0" && state[.B].status.holdsVerifiedImage)
+        #expect(try device.server.log().payload_requests.count == 1, "the second cycle downloaded again")
+    }
+}
+
+/// Collects the daemon's log lines.
+final class StringLog: @unchecked Sendable {
+    private let lock = NSLock()
+    private var lines: [String] = []
+    func add(_ line: String) { lock.withLock { lines.append(line) } }
+    var all: [String] { lock.withLock { lines } }
 }
