@@ -108,13 +108,21 @@ class Handler(BaseHTTPRequestHandler):
             with LOCK:
                 log = {k: STATE[k] for k in ("events", "checks", "payload_requests")}
             return self.reply_json(200, log)
-        match = re.fullmatch(r"/payload/([A-Za-z0-9._-]+)", self.path)
+        match = re.fullmatch(r"/(payload|moved)/([A-Za-z0-9._-]+)", self.path)
         if not match:
             return self.reply_json(404, {"error": {"code": "not-found", "message": "no such path"}})
+        name = match.group(2)
         with LOCK:
-            path = STATE["payloads"].get(match.group(1))
+            path = STATE["payloads"].get(name)
             mode = STATE["mode"]
-            STATE["payload_requests"].append({"range": self.headers.get("Range"), "mode": mode})
+            STATE["payload_requests"].append({"range": self.headers.get("Range"), "mode": mode, "path": self.path})
+        # redirect: /payload/X answers 302 to /moved/X, which serves it; redirect-ftp
+        # sends the client to another scheme; redirect-loop to itself, forever.
+        if match.group(1) == "payload" and mode.startswith("redirect"):
+            location = {"redirect": f"/moved/{name}", "redirect-ftp": f"ftp://127.0.0.1:1/{name}",
+                        "redirect-loop": f"/payload/{name}"}[mode]
+            return self.reply(302, b"", {"Location": location})
+        with LOCK:
             if mode in ("truncate-once", "fail-once"):
                 STATE["mode"] = "normal"
         if path is None:

@@ -92,7 +92,7 @@ final class FixtureServer: @unchecked Sendable {
     }
 
     struct Log: Decodable {
-        struct PayloadRequest: Decodable { var range: String?; var mode: String }
+        struct PayloadRequest: Decodable { var range: String?; var mode: String; var path: String? }
         var events: [DeviceEvent]
         var checks: [CheckRequest]
         var payload_requests: [PayloadRequest]

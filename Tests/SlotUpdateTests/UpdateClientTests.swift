@@ -202,6 +202,29 @@ import Testing
         #expect(try device.server.log().payload_requests.count == 1, "one 200 carries everything")
     }
 
+    /// A CDN's redirect is followed, segment by segment; one to another scheme
+    /// or a loop fails at once, with the booted slot and the target untouched.
+    @Test func redirectsAreFollowedToHTTPOnly() async throws {
+        let device = try device(segment: 1 << 20)
+        let image = patternBytes(2 << 20, seed: 63)
+        try publish(device, image, version: "2.0")
+        try device.server.setMode("redirect")
+        _ = try await device.engine.update()
+        #expect(device.box.slotBytes("b.img", count: image.count) == image)
+        let paths = try device.server.log().payload_requests.compactMap(\.path)
+        #expect(paths.filter { $0.hasPrefix("/moved/") }.count == 2, "\(paths)")
+
+        for (mode, text) in [("redirect-ftp", "ftp"), ("redirect-loop", "redirect")] {
+            let other = try UpdateClientTests().device()
+            try publish(other, image, version: "2.0")
+            try other.server.setMode(mode)
+            await expectFailure(.network, text) { _ = try await other.engine.update() }
+            #expect(!(try other.box.manager.store.load())[.B].status.holdsVerifiedImage, "\(mode)")
+            try expectUnchanged(other, mode)
+            #expect(try other.server.log().payload_requests.count <= 6, "\(mode): retried a permanent failure")
+        }
+    }
+
     @Test func aServerErrorIsRetriedButA4xxGivesUpAtOnce() async throws {
         let device = try device()
         let image = patternBytes(1 << 20, seed: 62)
