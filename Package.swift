@@ -121,7 +121,7 @@ let package = Package(
         // the Swift runtime next to the static slot-boot.
         .target(
             name: "CSlotctl",
-            dependencies: ["SlotCore", "SlotCrypto", "SlotctlCommands"],
+            dependencies: ["SlotCore", "SlotCrypto", "SlotWire", "SlotctlCommands"],
             exclude: ["slotctl.map"],
             swiftSettings: swiftSettings,
             linkerSettings: [

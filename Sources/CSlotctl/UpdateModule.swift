@@ -1,6 +1,7 @@
 import FoundationEssentials
 import Glibc
 import SlotCore
+import SlotWire
 import Synchronization
 
 /// The library's updates run in the update module, `slotctl-update`, as a
@@ -177,18 +178,6 @@ final class ModuleUpdate: Sendable {
         var message: String?
     }
 
-    /// One line of `slotctl-update update --json` (its ProgressPrinter).
-    private struct ProgressLine: Decodable {
-        struct Failure: Decodable {
-            var exitCode: Int64?
-            var message: String?
-        }
-        var state: String?
-        var bytesDone: UInt64?
-        var bytesTotal: UInt64?
-        var error: Failure?
-    }
-
     /// What the reader thread and the C calls share.
     private final class Shared: Sendable {
         let progress = Mutex(Progress())
@@ -207,13 +196,13 @@ final class ModuleUpdate: Sendable {
         let shared = self.shared
         reader = WorkerThread {
             let (status, stderr) = process.finish { line in
-                guard let line = try? JSONDecoder().decode(ProgressLine.self, from: Data(line.utf8)) else { return }
+                guard let line = try? UpdateProgressLine(json: line) else { return }
                 shared.progress.withLock { progress in
-                    if let name = line.state, let code = UpdateStateCode.of(name) { progress.state = code }
-                    progress.bytesDone = line.bytesDone ?? progress.bytesDone
-                    progress.bytesTotal = line.bytesTotal ?? progress.bytesTotal
+                    if let code = UpdateStateCode.of(line.state) { progress.state = code }
+                    progress.bytesDone = line.bytesDone
+                    progress.bytesTotal = line.bytesTotal
                     if let error = line.error {
-                        progress.error = Int32(truncatingIfNeeded: error.exitCode ?? Int64(CStatus.io))
+                        progress.error = Int32(truncatingIfNeeded: error.exitCode)
                         progress.message = error.message
                     }
                 }

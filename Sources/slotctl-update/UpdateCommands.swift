@@ -84,18 +84,11 @@ struct UpdateCommand: AsyncParsableCommand {
 /// JSON lines for `update --json`, written in order from whichever thread reports.
 final class ProgressPrinter: Sendable {
     func print(_ progress: UpdateProgress) {
-        var members: [(String, JSONValue)] = [
-            ("state", .string(progress.state.rawValue)),
-            ("bytesDone", .uint(progress.bytesDone)),
-            ("bytesTotal", .uint(progress.bytesTotal)),
-            ("version", .optional(progress.version)),
-            ("releaseId", .optional(progress.releaseId)),
-        ]
-        if let error = progress.error {
-            members.append(("error", .object([("code", .string(error.code.name)), ("exitCode", .int(Int64(error.exitCode))), ("message", .string(error.description))])))
-        }
-        let line = JSONValue.object(members).serialized + "\n"
-        Terminal.writeStdout(line)
+        let line = UpdateProgressLine(
+            state: progress.state.rawValue, bytesDone: progress.bytesDone, bytesTotal: progress.bytesTotal,
+            version: progress.version, releaseId: progress.releaseId,
+            error: progress.error.map { .init(code: $0.code.name, exitCode: Int64($0.exitCode), message: $0.description) })
+        Terminal.writeStdout(line.json + "\n")
     }
 }
 
