@@ -201,6 +201,7 @@ public final class InstallSession {
             record.sha256 = result.sha256
             record.fstype = fstype
             record.installed = Timestamp.nowSeconds()
+            record.boots = 0  // the boots of this image, not of the one it replaced
             record.badReason = nil
             if slot == .R {
                 record.priority = 0

@@ -28,6 +28,18 @@ import Testing
         #expect(box.slotBytes("a.img", count: v1.bytes.count) == v1.bytes, "the booted slot is untouched")
     }
 
+    @Test func anInstallStartsTheSlotsBootCountAfresh() throws {
+        let box = try Sandbox()
+        try box.manager.initialize(force: false)
+        try box.manager.install(.file(box.image("v1.img", size: 1 << 20, seed: 3).path), slot: .B, expectations: .init(version: "1.0"))
+        for _ in 0..<2 { _ = box.manager.boot(dryRun: false) }
+        #expect(try box.manager.store.load()[.B].boots == 2)
+        box.setBooted(.A)
+        let again = try box.manager.install(.file(box.image("v2.img", size: 1 << 20, seed: 4).path), slot: .B, expectations: .init(version: "2.0"))
+        #expect(again.record.boots == 0, "the count belongs to the image that was booted, which is gone")
+        #expect(try box.manager.store.load()[.B].boots == 0)
+    }
+
     @Test func theReleaseIsRecordedWithTheImageAndForgottenByAnInstallByHand() throws {
         let box = try Sandbox()
         try box.manager.initialize(force: false)
