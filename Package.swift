@@ -82,7 +82,7 @@ let package = Package(
         // Wire types shared by the update client and the server.
         .target(
             name: "SlotWire",
-            dependencies: [.product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["SlotCodec", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: swiftSettings),
 
         // The device side of updates, over libcurl; FoundationEssentials only.

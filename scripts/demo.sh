@@ -100,6 +100,8 @@ printf '$ slot-server serve --listen 127.0.0.1:%s --release-key keys/release.pub
 (cd "$SANDBOX" && exec "$SLOT_SERVER" serve --listen "127.0.0.1:$PORT" --data server-data --release-key keys/release.pub --log-level warning) &
 SERVER_PID=$!
 for _ in $(seq 100); do [ -f server-data/admin-token ] && [ -f server-data/online.pub ] && python3 -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:$PORT/healthz')" 2>/dev/null && break; sleep 0.1; done
+# The operator makes an enrolment token for the product; it goes onto the factory image.
+server enroll-token --server "http://127.0.0.1:$PORT" --token-file server-data/admin-token --product demo-board --out enroll-token
 cat >> system.conf <<CONF
 
 [update]
@@ -108,9 +110,16 @@ channel = stable
 public-key = keys/release.pub
 # The server's online key (serve generated it): every answer must carry a fresh statement it signed.
 server-key = server-data/online.pub
+# The device makes its key (state/device.key) and enrols with this token on first contact,
+# then signs every check and report; the server refuses unsigned, forged or replayed ones.
+enroll-token = enroll-token
 CONF
 make_image v3 3.0
 run check || true
+server devices enrolled --server "http://127.0.0.1:$PORT" --token-file server-data/admin-token
+printf '$ curl -X POST .../v1/check   # an unsigned check, as anyone on the network could send\n'
+curl -s -X POST "http://127.0.0.1:$PORT/v1/check" -d '{"clientId":"someone-else","compatible":"demo-board","channel":"stable","version":"1.0","slot":"A"}'
+echo
 server deploy --server "http://127.0.0.1:$PORT" --token-file server-data/admin-token --key keys/release.key \
     --compatible demo-board --channel stable --version 3.0 --security-version 1 --gzip v3.img
 run check

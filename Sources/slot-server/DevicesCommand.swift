@@ -1,9 +1,18 @@
 import ArgumentParser
 import SlotServer
 
-/// `slot-server devices [--json]`: every device's last check, paging through the server.
+/// `slot-server devices …`: devices as their checks left them, enrolled
+/// devices, revocation.
 struct DevicesCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "devices", abstract: "List devices and their last check.")
+    static let configuration = CommandConfiguration(
+        commandName: "devices", abstract: "List devices, list enrolled devices, revoke one.",
+        subcommands: [DevicesListCommand.self, DevicesEnrolledCommand.self, DevicesRevokeCommand.self],
+        defaultSubcommand: DevicesListCommand.self)
+}
+
+/// `slot-server devices [list] [--json]`: every device's last check, paging through the server.
+struct DevicesListCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "list", abstract: "List devices and their last check.")
 
     @OptionGroup var admin: AdminOptions
 
@@ -30,6 +39,93 @@ struct DevicesCommand: AsyncParsableCommand {
             } else {
                 print(AdminFormatting.devices(devices))
                 printErr("\(devices.count) of \(total) devices")
+            }
+        } catch {
+            throw exitWith(error)
+        }
+    }
+}
+
+/// `slot-server devices enrolled [--json]`: every enrolled device, revoked ones included.
+struct DevicesEnrolledCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "enrolled", abstract: "List enrolled devices: client id, product, enrolment and revocation times.")
+
+    @OptionGroup var admin: AdminOptions
+
+    @Flag(help: "Print JSON.")
+    var json = false
+
+    func run() async throws {
+        do throws(ServerError) {
+            let client = try admin.client()
+            var devices: [EnrolledDevice] = []
+            var after: Int64 = 0
+            while true {
+                let page = try await client.enrolledDevices(after: after)
+                devices += page.devices
+                guard let next = page.next else { break }
+                after = next
+            }
+            if json {
+                try? printJSON(EnrolledDeviceList(devices: devices, next: nil))
+            } else {
+                print(AdminFormatting.enrolled(devices))
+                printErr("enrolled: \(devices.count), revoked: \(devices.filter { $0.revoked != nil }.count)")
+            }
+        } catch {
+            throw exitWith(error)
+        }
+    }
+}
+
+/// `slot-server devices revoke ID`: the device's checks and events are refused from now on.
+struct DevicesRevokeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "revoke",
+        abstract: "Revoke an enrolled device: its checks, events and sessions are refused (401) on every replica within a refresh interval.")
+
+    @OptionGroup var admin: AdminOptions
+
+    @Argument(help: "The device's client id.")
+    var clientId: String
+
+    func run() async throws {
+        do throws(ServerError) {
+            let device = try await admin.client().revokeDevice(clientId)
+            print("revoked \(device.clientId) (\(device.product)) at \(device.revoked ?? "?")")
+        } catch {
+            throw exitWith(error)
+        }
+    }
+}
+
+/// `slot-server enroll-token --product P [--days N] [--out FILE]`: a token
+/// for the factory image; devices enrol with it once.
+struct EnrollTokenCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "enroll-token",
+        abstract: "Make an enrolment token for one product (shown once; the server keeps only its hash).")
+
+    @OptionGroup var admin: AdminOptions
+
+    @Option(help: "The product the token enrols devices as (shown in 'devices enrolled').")
+    var product: String
+
+    @Option(help: "Days the token stays valid (default: no expiry).")
+    var days: Int?
+
+    @Option(help: "Write the token to this file (mode 0600) instead of printing it: the file for [update] enroll-token.")
+    var out: String?
+
+    func run() async throws {
+        do throws(ServerError) {
+            let info = try await admin.client().makeEnrollToken(EnrollTokenRequest(product: product, days: days))
+            if let out {
+                try KeyFiles.write(info.token + "\n", to: out, mode: 0o600)
+                printErr("enrolment token for \(info.product) written to \(out)\(info.expires.map { ", valid until \($0)" } ?? "")")
+            } else {
+                print(info.token)
             }
         } catch {
             throw exitWith(error)

@@ -45,6 +45,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Checks (and, separately, event batches) one address may send a second (twice that at once); 0: no limit. Mind NAT gateways.")
     var addressRate: Double = 100
 
+    @Flag(help: "Serve checks and events without device credentials (labs): anyone can then speak for any client id, pause a rollout with made-up reports and learn what any device is offered.")
+    var allowAnonymousDevices = false
+
     @Option(help: "Largest payload upload accepted, in bytes.")
     var maxPayloadSize: UInt64 = 8 << 30
 
@@ -120,6 +123,7 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.rateLimits.devicePerMinute = deviceRate
         configuration.rateLimits.addressPerSecond = addressRate
         configuration.limits.payloadSize = maxPayloadSize
+        configuration.allowAnonymousDevices = allowAnonymousDevices
         configuration.autoPause = AutoPausePolicy(threshold: autoPausePercent / 100, minReports: autoPauseMinReports)
         configuration.checkInFlushInterval = .milliseconds(Int64(flushInterval * 1000))
         configuration.catalogRefreshInterval = .milliseconds(Int64(refreshInterval * 1000))

@@ -36,7 +36,14 @@ struct ServerClientTests {
                 // Up when it answers; over TLS, when the handshake reaches a server that speaks it.
                 let probe = tls.map { CLI.run("/usr/bin/curl", ["-sf", "--cacert", $0.caFile, url + "/healthz"]).status == 0 }
                     ?? ((try? String(contentsOf: URL(string: url + "/healthz")!, encoding: .utf8)) != nil)
-                if probe { return }
+                if probe {
+                    // The factory image's enrolment token, made once per directory.
+                    if !FileManager.default.fileExists(atPath: dir.file("enroll-token")) {
+                        let made = admin(["enroll-token", "--product", "test-board", "--out", dir.file("enroll-token")])
+                        #expect(made.status == 0, "\(made.stderr)")
+                    }
+                    return
+                }
                 usleep(20_000)
             }
             throw SlotError(.network, "slot-server did not come up on \(url)")
@@ -68,13 +75,14 @@ struct ServerClientTests {
 
     /// A device with A running 1.0 (good), pointed at the server (pinning `ca`
     /// when given) and pinning the server's online key (`serve` wrote it).
-    func device(server: Server, dir: TempDirectory, ca: String? = nil, serverKey: String? = nil) throws -> Sandbox {
+    func device(server: Server, dir: TempDirectory, ca: String? = nil, serverKey: String? = nil, token: Bool = true) throws -> Sandbox {
         let box = try Sandbox(slotSize: 8 << 20, extra: """
             [update]
             server = \(server.url)
             channel = stable
             public-key = \(dir.file("keys/release.pub"))
             server-key = \(serverKey ?? dir.file("server-data/online.pub"))
+            \(token ? "enroll-token = \(dir.file("enroll-token"))" : "")
             \(ca.map { "ca = \($0)" } ?? "")
             """)
         let config = box.configPath
@@ -129,8 +137,44 @@ struct ServerClientTests {
             #expect(stats.stdout.contains(event), "stats lack \(event): \(stats.stdout)")
         }
         let devices = server.admin(["devices", "--json"])
-        let clientId = String(decoding: box.dir.read("state/client-id"), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-        #expect(devices.stdout.contains(clientId))
+        let enrolment = try WireJSON.decoder().decode(EnrollAnswer.self, from: Data(box.dir.read("state/device-enrolled")))
+        #expect(devices.stdout.contains(enrolment.clientId))
+        #expect(server.admin(["devices", "enrolled"]).stdout.contains(enrolment.clientId))
+    }
+
+    /// Device identity from the device's side: it enrols on first contact with
+    /// the factory token and keeps its key private; a device without a token is
+    /// told what is missing; a revoked device is refused (exit 5) and its slots
+    /// stay as they were.
+    @Test func enrolmentAndRevocation() throws {
+        let dir = TempDirectory("slotctl-e2e-identity")
+        let server = try Server(dir: dir)
+        let box = try device(server: server, dir: dir)
+        let config = box.configPath
+        let image = patternBytes((1 << 20) + 9, seed: 75)
+        box.dir.write("v2.img", bytes: image)
+        _ = try server.deploy(box.dir.file("v2.img"), version: "2.0")
+
+        let check = CLI.slotctl(["check", "--json"], config: config)
+        #expect(check.status == 0 && check.stdout.contains("\"version\":\"2.0\""), "\(check.stdout)\(check.stderr)")
+        let enrolment = try WireJSON.decoder().decode(EnrollAnswer.self, from: Data(box.dir.read("state/device-enrolled")))
+        #expect(enrolment.product == "test-board")
+        let mode = try FileManager.default.attributesOfItem(atPath: box.dir.file("state/device.key"))[.posixPermissions] as? Int
+        #expect(mode == 0o600, "device.key mode \(String(describing: mode))")
+        #expect(server.admin(["devices", "enrolled"]).stdout.contains(enrolment.clientId))
+
+        let bare = try device(server: server, dir: dir, token: false)
+        let refused = CLI.slotctl(["check"], config: bare.configPath)
+        #expect(refused.status == 5, "\(refused.stdout)\(refused.stderr)")
+        #expect(refused.stderr.contains("signed by an enrolled device"), "\(refused.stderr)")
+
+        let revoke = server.admin(["devices", "revoke", enrolment.clientId])
+        #expect(revoke.status == 0 && revoke.stdout.contains("revoked \(enrolment.clientId)"), "\(revoke.stdout)\(revoke.stderr)")
+        let update = CLI.slotctl(["update"], config: config)
+        #expect(update.status == 5, "\(update.stdout)\(update.stderr)")
+        #expect(update.stderr.contains("is revoked"), "\(update.stderr)")
+        #expect(box.slotBytes("b.img", count: image.count) != image)
+        #expect(CLI.slotctl(["current"], config: config).stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "1.0")
     }
 
     /// A device pinning another online key than the server's refuses its answers,

@@ -140,6 +140,9 @@ done
 curl -fs "$SERVER/healthz" > /dev/null || fail "slot-server did not come up: $(cat "$TMP/server.log")"
 [ -s "$TMP/fixture.port" ] || fail "the fixture server did not come up: $(cat "$TMP/fixture.log")"
 FIXTURE=http://127.0.0.1:$(cat "$TMP/fixture.port")
+# Devices enrol with the factory token on first contact (the fixture asks for no identity).
+"$P/bin/slot-server" enroll-token --server "$SERVER" --product "capi-test" --out "$TMP/enroll-token" 2> /dev/null \
+    || fail "slot-server enroll-token failed"
 say "slot-server $SERVER, fixture $FIXTURE"
 
 step "images and two sandboxes of file-backed slots (c, py), provisioned with the installed slotctl"
@@ -155,8 +158,8 @@ make_sandbox() { # name
     truncate -s 32M "$dir/a.img" "$dir/b.img" "$dir/r.img"
     # system.conf: the real server; slow.conf: the same slots, the fixture server.
     for name in system slow; do
-        server=$SERVER
-        [ $name = system ] || server=$FIXTURE
+        server=$SERVER token="enroll-token = $TMP/enroll-token"
+        [ $name = system ] || { server=$FIXTURE; token=""; }
         cat > "$dir/$name.conf" << CONF
 [system]
 compatible = $COMPATIBLE
@@ -176,6 +179,7 @@ readonly = true
 server = $server
 channel = stable
 public-key = $TMP/keys/release.pub
+$token
 CONF
     done
     local slotctl=("$P/bin/slotctl" --config "$dir/system.conf")
@@ -275,13 +279,17 @@ step "deploy 2.0 (gzip) to slot-server, channel stable"
     --compatible "$COMPATIBLE" --channel stable --version 2.0 --gzip "$TMP/v2.img" > "$TMP/release-id" 2> "$TMP/deploy.log" ||
     fail "deploy failed: $(cat "$TMP/deploy.log")"
 say "release $(cat "$TMP/release-id")"
+# An unsigned check is refused now (401): devices must enrol. Wait for the release to be published instead.
 for _ in $(seq 50); do
-    code=$(curl -s -o /dev/null -w '%{http_code}' -X POST "$SERVER/v1/check" \
-        -d "{\"clientId\":\"probe\",\"compatible\":\"$COMPATIBLE\",\"channel\":\"stable\",\"version\":\"1.0\",\"slot\":\"A\"}")
-    [ "$code" = 200 ] && break
+    state=$("$P/bin/slot-server" releases --server "$SERVER" --json 2> /dev/null |
+        python3 -c 'import json,sys; print(" ".join(r["state"] for r in json.load(sys.stdin)["releases"] if r["version"] == "2.0"))' 2> /dev/null)
+    [ "$state" = published ] && break
     sleep 0.1
 done
-[ "$code" = 200 ] || fail "the server does not offer the release (HTTP $code)"
+[ "$state" = published ] || fail "the release is not published (state '$state')"
+code=$(curl -s -o /dev/null -w '%{http_code}' -X POST "$SERVER/v1/check" \
+    -d "{\"clientId\":\"probe\",\"compatible\":\"$COMPATIBLE\",\"channel\":\"stable\",\"version\":\"1.0\",\"slot\":\"A\"}")
+[ "$code" = 401 ] || fail "an unsigned check got HTTP $code, not 401"
 python3 "$HERE/fixture_release.py" "$FIXTURE" "$TMP/big.img" "$TMP/keys/release.key" "$COMPATIBLE" 3.0 2000000 | sed 's/^/    /'
 
 for lang in c py; do

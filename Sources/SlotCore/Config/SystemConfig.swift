@@ -48,6 +48,9 @@ public struct SystemConfig: Sendable {
         /// The server's online public key (base64 Ed25519, in a file): check
         /// answers must carry a fresh statement it signed.
         public var serverKeyPath: String?
+        /// The operator's enrolment token (in a file on the factory image):
+        /// the device enrols with it once, then signs every request.
+        public var enrollTokenPath: String?
         /// Seconds between checks in daemon mode.
         public var interval: Int = 3600
         /// Upper bound of the retry backoff after failures, in seconds.
@@ -173,7 +176,7 @@ public struct SystemConfig: Sendable {
 
         var update = UpdateConfig()
         if let section = ini.section("update") {
-            try reader.checkKeys(section, allowed: ["server", "channel", "public-key", "ca", "server-key", "interval", "max-backoff", "reboot", "reboot-command"])
+            try reader.checkKeys(section, allowed: ["server", "channel", "public-key", "ca", "server-key", "enroll-token", "interval", "max-backoff", "reboot", "reboot-command"])
             update.server = section.entry("server")?.value
             if let server = update.server, !(server.hasPrefix("http://") || server.hasPrefix("https://")) {
                 throw SlotError(.invalidConfig, "\(path):\(section.entry("server")!.line): [update] server: expected an http:// or https:// URL, got '\(server)'")
@@ -182,6 +185,7 @@ public struct SystemConfig: Sendable {
             update.publicKeyPath = reader.path(section, "public-key")
             update.caPath = reader.path(section, "ca")
             update.serverKeyPath = reader.path(section, "server-key")
+            update.enrollTokenPath = reader.path(section, "enroll-token")
             if update.caPath != nil, let server = update.server, !server.hasPrefix("https://") {
                 throw SlotError(.invalidConfig, "\(path):\(section.entry("ca")!.line): [update] ca: the server '\(server)' is not https://, so a pinned CA would protect nothing")
             }

@@ -64,6 +64,9 @@ public struct SlotError: Error, Sendable, CustomStringConvertible {
         public static let stateChanged = Code("state-changed", .refused)
         public static let cancelled = Code("cancelled", .refused)
         public static let bootedUnknown = Code("booted-unknown", .refused)
+        /// The update server does not accept this device: not enrolled (and no
+        /// enrolment token), revoked, or its requests refused as forged or replayed.
+        public static let unauthenticated = Code("unauthenticated", .refused)
     }
 
     /// The exit-code families of the CLI and the status families of the C API.

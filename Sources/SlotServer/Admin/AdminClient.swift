@@ -64,6 +64,19 @@ public struct AdminClient: Sendable {
         return try await send("GET", path, expecting: DeviceList.self)
     }
 
+    public func makeEnrollToken(_ request: EnrollTokenRequest) async throws(ServerError) -> EnrollTokenInfo {
+        try await send("POST", "/v1/enroll-tokens", json: request, expecting: EnrollTokenInfo.self)
+    }
+
+    public func enrolledDevices(after: Int64 = 0) async throws(ServerError) -> EnrolledDeviceList {
+        try await send("GET", "/v1/devices/enrolled?after=\(after)", expecting: EnrolledDeviceList.self)
+    }
+
+    public func revokeDevice(_ clientId: String) async throws(ServerError) -> EnrolledDevice {
+        let id = try Identifier(clientId, what: "client id")
+        return try await send("POST", "/v1/devices/\(id.value)/revoke", expecting: EnrolledDevice.self)
+    }
+
     // MARK: - Plumbing
 
     private func makeRequest(_ method: String, _ path: String) -> URLRequest {

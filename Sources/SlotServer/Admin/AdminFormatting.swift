@@ -40,6 +40,12 @@ public enum AdminFormatting {
         return table(rows)
     }
 
+    public static func enrolled(_ devices: [EnrolledDevice]) -> String {
+        var rows = [["CLIENT", "PRODUCT", "ENROLLED", "REVOKED"]]
+        for d in devices { rows.append([d.clientId, d.product, d.enrolled, d.revoked ?? "-"]) }
+        return table(rows)
+    }
+
     static func number(_ value: Double) -> String {
         value == value.rounded() ? String(Int(value)) : String(format: "%.2f", value)
     }

@@ -21,8 +21,7 @@ public enum AdminToken {
         } catch {
             throw ServerError(.configuration, "cannot create the data directory \(dataDirectory)", cause: error)
         }
-        var bytes = SystemRandomNumberGenerator()
-        let token = (0..<4).map { _ in Hex.fixedWidth(bytes.next(), digits: 16) }.joined()
+        let token = RandomToken.hex256()
         try KeyFiles.write(token + "\n", to: path, mode: 0o600)
         return (token, path + " (generated)")
     }

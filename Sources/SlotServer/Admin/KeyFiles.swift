@@ -33,7 +33,7 @@ public enum KeyFiles {
     }
 
     /// Creates `path` exclusively with `mode` (so a private key is never briefly world-readable).
-    static func write(_ text: String, to path: String, mode: mode_t) throws(ServerError) {
+    public static func write(_ text: String, to path: String, mode: mode_t) throws(ServerError) {
         let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)
         guard fd >= 0 else {
             let code = errno

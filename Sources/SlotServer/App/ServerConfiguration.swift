@@ -49,6 +49,9 @@ public struct ServerConfiguration: Sendable {
     public var onlineKey: String?
     /// Seconds a freshness statement stays valid.
     public var freshnessLifetime: Int64 = 300
+    /// `serve --allow-anonymous-devices`: checks and events without device
+    /// credentials are served, bucketed by whatever client id they claim.
+    public var allowAnonymousDevices = false
     public var limits = Limits()
     /// Requests to `/v1/check` and `/v1/events`, each endpoint counted on its own.
     public struct RateLimits: Sendable, Equatable {

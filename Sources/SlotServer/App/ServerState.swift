@@ -13,6 +13,8 @@ final class ServerState: Sendable {
     let auth: AdminAuthenticator
     /// Rate limits of `/v1/check` and `/v1/events`.
     let limits: RequestLimits
+    /// Which enrolled device sent a check or a batch of events.
+    let deviceAuth: DeviceAuthenticator
     let logger: Logger
     /// Release ids with an upload running in this process: one upload per release at a time.
     let uploadsInProgress = Mutex<Set<String>>([])
@@ -29,6 +31,7 @@ final class ServerState: Sendable {
         self.payloads = PayloadDirectory(root: configuration.dataDirectory)
         self.auth = AdminAuthenticator(token: configuration.adminToken)
         self.limits = RequestLimits(configuration.rateLimits)
+        self.deviceAuth = DeviceAuthenticator(directory: DeviceDirectory(store: store), allowAnonymous: configuration.allowAnonymousDevices)
         self.logger = logger
     }
 

@@ -36,13 +36,18 @@ public enum SlotServerApp {
             store = postgres
         }
         let state = try ServerState(configuration: configuration, store: store, metrics: metrics, logger: logger)
+        if configuration.allowAnonymousDevices {
+            logger.warning("--allow-anonymous-devices: unsigned checks and events are served; anyone can speak for any client id")
+        }
         if configuration.releasePublicKey == nil {
             logger.warning("no --release-key: deploy signatures are only checked for form; devices still verify them")
         }
 
         // Shutdown runs in reverse: the flusher writes its last batch while the store still runs.
         services.append(
-            CatalogRefresher(catalog: state.catalog, interval: configuration.catalogRefreshInterval, metrics: metrics, logger: logger))
+            CatalogRefresher(
+                catalog: state.catalog, devices: state.deviceAuth.directory, interval: configuration.catalogRefreshInterval,
+                metrics: metrics, logger: logger))
         services.append(
             CheckInFlusher(recorder: state.recorder, store: store, interval: configuration.checkInFlushInterval, logger: logger))
 
@@ -70,6 +75,7 @@ public enum SlotServerApp {
             // The store runs as a service by now (PostgreSQL needs its pool running).
             try await store.migrate()
             try await state.catalog.reload()
+            try await state.deviceAuth.directory.start()
             metrics.updatePaused(state.catalog.published)
             logger.info("slot-server: \(storeDescription(configuration)), payloads in \(payloads.payloads)")
         }
@@ -139,6 +145,7 @@ public enum SlotServerApp {
         router.add(middleware: ErrorMiddleware())
         CheckRoute(state: state, answerer: answerer).register(on: router)
         EventsRoute(state: state).register(on: router)
+        IdentityRoutes(state: state).register(on: router)
         PayloadRoute(state: state).register(on: router)
         DeployRoute(state: state).register(on: router)
         UploadRoute(state: state).register(on: router)

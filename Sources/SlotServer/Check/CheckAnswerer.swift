@@ -10,21 +10,35 @@ struct CheckAnswerer: Sendable {
     let state: ServerState
     let answers = AnswerCache()
 
-    /// The fast parser when the body is plain, JSONDecoder (and its error message) otherwise.
+    /// The fast parser when the body is plain, JSONDecoder (and its error
+    /// message) otherwise; then the field rules.
     func decode(_ body: ByteBuffer) throws(ServerError) -> CheckRequest {
+        let check: CheckRequest
         if let fast = body.readableBytesView.withContiguousStorageIfAvailable({ CheckRequestParser.parse(UnsafeRawBufferPointer($0)) }) ?? nil {
-            return fast
+            check = fast
+        } else {
+            check = try JSONBody.decode(CheckRequest.self, from: body)
         }
-        return try JSONBody.decode(CheckRequest.self, from: body)
+        try FieldRules.validate(check)
+        return check
+    }
+
+    /// Whether the enrolled device the check speaks for sent it (see
+    /// ``DeviceAuthenticator``); `.unknown` needs the store, so the fast path
+    /// hands such a check to ``CheckRoute``.
+    func authenticate(_ check: CheckRequest, credentials: DeviceCredentials, body: ByteBuffer) throws(ServerError) -> DeviceAuthenticator.Outcome {
+        let outcome = try state.deviceAuth.authenticate(
+            method: "POST", path: "/v1/check", credentials: credentials, body: body.readableBytesView)
+        if case .device(let id) = outcome { try DeviceAuthenticator.requireSame(check.clientId, as: id) }
+        return outcome
     }
 
     /// The `Slot-Freshness` value every answer carries, 200 and 204 alike.
     var freshness: String? { state.catalog.freshness?.header }
 
-    /// The encoded release for this device, or nil for 204. A device or an
-    /// address over its rate limit gets `429` and is not recorded.
+    /// The encoded release for a decoded, authenticated check, or nil for 204.
+    /// A device or an address over its rate limit gets `429` and is not recorded.
     func answer(_ check: CheckRequest, authority: String?, peer: String?) throws(ServerError) -> ByteBuffer? {
-        try FieldRules.validate(check)
         try RequestLimits.enforce(state.limits.checkPerAddress, peer, "this address")
         try RequestLimits.enforce(state.limits.checkPerDevice, check.clientId, "client \(check.clientId)")
         let chosen = state.catalog.choose(for: check)

@@ -78,11 +78,16 @@ final class CheckFastPathHandler: ChannelDuplexHandler, RemovableChannelHandler 
             // Any refusal goes to Hummingbird, which answers it with its JSON error (and counts nothing).
             do throws(ServerError) {
                 guard trailers == nil else { throw ServerError.badRequest("trailers") }
-                let check = try answerer.decode(body ?? ByteBuffer())
+                let body = body ?? ByteBuffer()
+                let check = try answerer.decode(body)
+                if case .unknown = try answerer.authenticate(check, credentials: DeviceCredentials(head.headers), body: body) {
+                    throw ServerError(.deviceUnknown, "not known here yet")  // the route asks the store
+                }
                 if peer == nil { peer = context.channel.remoteAddress?.ipAddress }  // once per connection
                 respond(try answerer.answer(check, authority: head.headers.first(name: "host"), peer: peer), head, context: context, start: start)
-            } catch where error.code == .rateLimited {
-                // Under a flood the refusal must stay as cheap as an answer.
+            } catch where error.code == .rateLimited || (error.status == .unauthorized && error.code != .deviceUnknown) {
+                // Under a flood the refusal must stay as cheap as an answer; and a
+                // request that used up its time must not be judged a second time.
                 refuse(error, head, context: context)
             } catch {
                 replay(head, body, context: context)
@@ -139,7 +144,8 @@ final class CheckFastPathHandler: ChannelDuplexHandler, RemovableChannelHandler 
         headers.add(name: "Content-Type", value: "application/json")
         headers.add(name: "Content-Length", value: String(body.readableBytes))
         for field in error.headers { headers.add(name: field.name.rawName, value: field.value) }
-        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: request.version, status: .tooManyRequests, headers: headers))), promise: nil)
+        let status = HTTPResponseStatus(statusCode: Int(error.status.code))
+        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: request.version, status: status, headers: headers))), promise: nil)
         context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
         context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
     }
@@ -178,6 +184,16 @@ final class CheckFastPathHandler: ChannelDuplexHandler, RemovableChannelHandler 
                 scheduleIdleCheck(context: context)
             }
         }
+    }
+}
+
+extension DeviceCredentials {
+    /// From NIO's headers (the fast path).
+    init(_ headers: HTTPHeaders) {
+        self.init(
+            device: headers.first(name: DeviceAuth.deviceHeader), time: headers.first(name: DeviceAuth.timeHeader),
+            session: headers.first(name: DeviceAuth.sessionHeader), mac: headers.first(name: DeviceAuth.macHeader),
+            signature: headers.first(name: DeviceAuth.signatureHeader))
     }
 }
 

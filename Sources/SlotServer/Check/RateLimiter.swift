@@ -78,6 +78,8 @@ struct RequestLimits: Sendable {
     let checkPerAddress: RateLimiter?
     let eventsPerDevice: RateLimiter?
     let eventsPerAddress: RateLimiter?
+    /// `/v1/enroll` and `/v1/session` together: each costs an Ed25519 verification.
+    let identityPerAddress: RateLimiter?
 
     init(_ configuration: ServerConfiguration.RateLimits) {
         let perDevice = configuration.devicePerMinute > 0
@@ -88,6 +90,7 @@ struct RequestLimits: Sendable {
         eventsPerDevice = perDevice.map { RateLimiter($0) }
         checkPerAddress = perAddress.map { RateLimiter($0) }
         eventsPerAddress = perAddress.map { RateLimiter($0) }
+        identityPerAddress = perAddress.map { RateLimiter($0) }
     }
 
     /// Throws `429` with `Retry-After` when either limit refuses.

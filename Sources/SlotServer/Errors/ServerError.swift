@@ -11,6 +11,12 @@ public struct ServerError: Error, CustomStringConvertible {
     public enum Code: String, Sendable {
         case badRequest = "bad-request"
         case unauthorized
+        /// Device authentication: the device must enrol (again).
+        case deviceUnknown = "device-unknown"
+        /// Device authentication: an operator revoked this device.
+        case deviceRevoked = "device-revoked"
+        /// Device authentication: the session ticket expired or does not hold; open a new one.
+        case sessionInvalid = "session-invalid"
         case notFound = "not-found"
         case methodNotAllowed = "method-not-allowed"
         case conflict
@@ -28,7 +34,7 @@ public struct ServerError: Error, CustomStringConvertible {
         var defaultStatus: HTTPResponse.Status {
             switch self {
             case .badRequest, .badSignature: .badRequest
-            case .unauthorized: .unauthorized
+            case .unauthorized, .deviceUnknown, .deviceRevoked, .sessionInvalid: .unauthorized
             case .notFound: .notFound
             case .methodNotAllowed: .methodNotAllowed
             case .conflict: .conflict

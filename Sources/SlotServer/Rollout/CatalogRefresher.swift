@@ -1,10 +1,13 @@
 import Logging
 import ServiceLifecycle
 
-/// Reloads the ``ReleaseCatalog`` every `interval`, so replicas pick up each
-/// other's deploys and PATCHes. Errors are logged; the last good catalog stays.
+/// Reloads the ``ReleaseCatalog`` and the enrolment changes of the
+/// ``DeviceDirectory`` every `interval`, so replicas pick up each other's
+/// deploys, PATCHes, enrolments and revocations. Errors are logged; the last
+/// good state stays.
 struct CatalogRefresher: Service {
     let catalog: ReleaseCatalog
+    let devices: DeviceDirectory
     let interval: Duration
     let metrics: ServerMetrics
     let logger: Logger
@@ -17,6 +20,11 @@ struct CatalogRefresher: Service {
                 metrics.updatePaused(catalog.published)
             } catch {
                 logger.warning("reloading the release catalog failed: \(error)")
+            }
+            do {
+                try await devices.refresh()
+            } catch {
+                logger.warning("reloading enrolled devices failed: \(error)")
             }
         }
     }

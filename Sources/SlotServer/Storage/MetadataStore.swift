@@ -58,6 +58,28 @@ public protocol MetadataStore: Sendable {
 
     func eventTally(releaseId: String) async throws(ServerError) -> EventTally
 
+    // MARK: Device identity
+
+    func insertEnrollToken(_ token: EnrollTokenRecord) async throws(ServerError)
+
+    func enrollToken(sha256: String) async throws(ServerError) -> EnrollTokenRecord?
+
+    /// Enrols a device, or returns its record unchanged when this key is
+    /// already enrolled (a device retrying). Refuses a revoked device (401).
+    func enrollDevice(_ device: DeviceKeyRecord) async throws(ServerError) -> DeviceKeyRecord
+
+    func deviceKey(clientId: String) async throws(ServerError) -> DeviceKeyRecord?
+
+    /// Enrolments and revocations with a `changeSeq` above `after`, in order.
+    func deviceKeys(changedAfter after: Int64, limit: Int) async throws(ServerError) -> [DeviceKeyRecord]
+
+    /// Marks a device revoked. Returns nil when no such device is enrolled.
+    func revokeDevice(clientId: String, atMillis: Int64) async throws(ServerError) -> DeviceKeyRecord?
+
+    /// A named secret shared by every replica on this store (made on first
+    /// use, 32 random bytes, hex).
+    func sharedSecret(named name: String) async throws(ServerError) -> String
+
     /// Releases resources; the store is unusable afterwards.
     func close() async
 }

@@ -70,5 +70,25 @@ enum PostgresSchema {
         "INSERT INTO catalog_state (id, version) VALUES (1, 0) ON CONFLICT (id) DO NOTHING",
     ]
 
+    /// Device identity, as in ``SQLiteSchema/v3``; idempotent like v1.
+    static let v3 = [
+        "CREATE TABLE IF NOT EXISTS enroll_tokens (sha256 TEXT PRIMARY KEY, product TEXT NOT NULL, created_ms BIGINT NOT NULL, expires_ms BIGINT)",
+        """
+        CREATE TABLE IF NOT EXISTS device_keys (
+          client_id TEXT PRIMARY KEY,
+          public_key TEXT NOT NULL,
+          product TEXT NOT NULL,
+          enrolled_ms BIGINT NOT NULL,
+          revoked_ms BIGINT,
+          change_seq BIGINT NOT NULL UNIQUE
+        )
+        """,
+        "CREATE TABLE IF NOT EXISTS server_secrets (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    ]
+
+    /// Enrolments and revocations take it, so `change_seq` is handed out in
+    /// commit order and a replica reading "after N" never skips a row.
+    static let deviceKeysLockKey: Int64 = 0x736c_6f74_6b65_7973  // "slotkeys"
+
     static let bumpCatalogVersion: PostgresQuery = "UPDATE catalog_state SET version = version + 1 WHERE id = 1"
 }

@@ -26,7 +26,7 @@ public final class PostgresStore: MetadataStore, Service {
     public func migrate() async throws(ServerError) {
         try await transaction("migrating the PostgreSQL schema") { connection, logger in
             try await connection.query("SELECT pg_advisory_xact_lock(\(PostgresSchema.migrationLockKey))", logger: logger)
-            for statement in PostgresSchema.v1 + PostgresSchema.v2 {
+            for statement in PostgresSchema.v1 + PostgresSchema.v2 + PostgresSchema.v3 {
                 try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
             }
         }
@@ -251,6 +251,105 @@ public final class PostgresStore: MetadataStore, Service {
     }
 
     public func close() async {}
+
+    // MARK: - Device identity
+
+    public func insertEnrollToken(_ token: EnrollTokenRecord) async throws(ServerError) {
+        try await query("storing an enrolment token") { connection, logger in
+            try await connection.query(
+                """
+                INSERT INTO enroll_tokens (sha256, product, created_ms, expires_ms)
+                VALUES (\(token.sha256), \(token.product), \(token.createdMillis), \(token.expiresMillis))
+                """, logger: logger)
+        }
+    }
+
+    public func enrollToken(sha256: String) async throws(ServerError) -> EnrollTokenRecord? {
+        try await query("reading an enrolment token") { connection, logger in
+            let rows = try await connection.query(
+                "SELECT sha256, product, created_ms, expires_ms FROM enroll_tokens WHERE sha256 = \(sha256)", logger: logger)
+            for try await (hash, product, created, expires) in rows.decode((String, String, Int64, Int64?).self) {
+                return EnrollTokenRecord(sha256: hash, product: product, createdMillis: created, expiresMillis: expires)
+            }
+            return nil
+        }
+    }
+
+    public func enrollDevice(_ device: DeviceKeyRecord) async throws(ServerError) -> DeviceKeyRecord {
+        try await transaction("enrolling device \(device.clientId)") { connection, logger in
+            try await connection.query("SELECT pg_advisory_xact_lock(\(PostgresSchema.deviceKeysLockKey))", logger: logger)
+            if let existing = try await Self.fetchDeviceKeys(connection, logger, "SELECT * FROM device_keys WHERE client_id = \(device.clientId)").first {
+                try DeviceKeyRules.reEnrolment(of: existing, as: device)
+                return existing
+            }
+            let rows = try await Self.fetchDeviceKeys(
+                connection, logger,
+                """
+                INSERT INTO device_keys (client_id, public_key, product, enrolled_ms, revoked_ms, change_seq)
+                SELECT \(device.clientId), \(device.publicKey), \(device.product), \(device.enrolledMillis), NULL,
+                  COALESCE(MAX(change_seq), 0) + 1 FROM device_keys
+                RETURNING *
+                """)
+            guard let record = rows.first else { throw ServerError.storage("enrolling device \(device.clientId) returned nothing") }
+            return record
+        }
+    }
+
+    public func deviceKey(clientId: String) async throws(ServerError) -> DeviceKeyRecord? {
+        try await query("reading device \(clientId)") { connection, logger in
+            try await Self.fetchDeviceKeys(connection, logger, "SELECT * FROM device_keys WHERE client_id = \(clientId)").first
+        }
+    }
+
+    public func deviceKeys(changedAfter after: Int64, limit: Int) async throws(ServerError) -> [DeviceKeyRecord] {
+        try await query("reading device keys") { connection, logger in
+            try await Self.fetchDeviceKeys(
+                connection, logger, "SELECT * FROM device_keys WHERE change_seq > \(after) ORDER BY change_seq LIMIT \(limit)")
+        }
+    }
+
+    public func revokeDevice(clientId: String, atMillis: Int64) async throws(ServerError) -> DeviceKeyRecord? {
+        try await transaction("revoking device \(clientId)") { connection, logger in
+            try await connection.query("SELECT pg_advisory_xact_lock(\(PostgresSchema.deviceKeysLockKey))", logger: logger)
+            return try await Self.fetchDeviceKeys(
+                connection, logger,
+                """
+                UPDATE device_keys SET revoked_ms = COALESCE(revoked_ms, \(atMillis)),
+                  change_seq = (SELECT MAX(change_seq) + 1 FROM device_keys)
+                WHERE client_id = \(clientId) RETURNING *
+                """
+            ).first
+        }
+    }
+
+    public func sharedSecret(named name: String) async throws(ServerError) -> String {
+        let candidate = RandomToken.hex256()
+        return try await query("reading the \(name) secret") { connection, logger in
+            try await connection.query(
+                "INSERT INTO server_secrets (name, value) VALUES (\(name), \(candidate)) ON CONFLICT (name) DO NOTHING", logger: logger)
+            for try await (value) in try await connection.query(
+                "SELECT value FROM server_secrets WHERE name = \(name)", logger: logger
+            ).decode(String.self) {
+                return value
+            }
+            return candidate
+        }
+    }
+
+    private static func fetchDeviceKeys(
+        _ connection: PostgresConnection, _ logger: Logger, _ sql: PostgresQuery
+    ) async throws -> [DeviceKeyRecord] {
+        var keys: [DeviceKeyRecord] = []
+        for try await row in try await connection.query(sql, logger: logger) {
+            let r = row.makeRandomAccess()
+            keys.append(
+                DeviceKeyRecord(
+                    clientId: try r["client_id"].decode(String.self), publicKey: try r["public_key"].decode(String.self),
+                    product: try r["product"].decode(String.self), enrolledMillis: try r["enrolled_ms"].decode(Int64.self),
+                    revokedMillis: try r["revoked_ms"].decode(Int64?.self), changeSeq: try r["change_seq"].decode(Int64.self)))
+        }
+        return keys
+    }
 
     // MARK: - Helpers
 

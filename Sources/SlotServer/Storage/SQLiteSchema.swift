@@ -66,5 +66,22 @@ enum SQLiteSchema {
         "INSERT INTO catalog_state (id, version) VALUES (1, 0)",
     ]
 
+    /// Device identity: enrolment tokens (their SHA-256 only), enrolled
+    /// device keys, and secrets the server makes for itself.
+    static let v3 = [
+        "CREATE TABLE enroll_tokens (sha256 TEXT PRIMARY KEY, product TEXT NOT NULL, created_ms INTEGER NOT NULL, expires_ms INTEGER)",
+        """
+        CREATE TABLE device_keys (
+          client_id TEXT PRIMARY KEY,
+          public_key TEXT NOT NULL,
+          product TEXT NOT NULL,
+          enrolled_ms INTEGER NOT NULL,
+          revoked_ms INTEGER,
+          change_seq INTEGER NOT NULL UNIQUE
+        )
+        """,
+        "CREATE TABLE server_secrets (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    ]
+
     static let bumpCatalogVersion = "UPDATE catalog_state SET version = version + 1 WHERE id = 1"
 }

@@ -26,6 +26,9 @@ public final class SQLiteStore: MetadataStore {
         migrator.registerMigration("v2") { db in
             for statement in SQLiteSchema.v2 { try db.execute(sql: statement) }
         }
+        migrator.registerMigration("v3") { db in
+            for statement in SQLiteSchema.v3 { try db.execute(sql: statement) }
+        }
         do {
             try migrator.migrate(pool)
         } catch {
@@ -221,6 +224,82 @@ public final class SQLiteStore: MetadataStore {
 
     public func close() async {
         try? pool.close()
+    }
+
+    // MARK: - Device identity
+
+    public func insertEnrollToken(_ token: EnrollTokenRecord) async throws(ServerError) {
+        try await write("storing an enrolment token") { db in
+            try db.execute(
+                sql: "INSERT INTO enroll_tokens (sha256, product, created_ms, expires_ms) VALUES (?, ?, ?, ?)",
+                arguments: [token.sha256, token.product, token.createdMillis, token.expiresMillis])
+        }
+    }
+
+    public func enrollToken(sha256: String) async throws(ServerError) -> EnrollTokenRecord? {
+        try await read("reading an enrolment token") { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM enroll_tokens WHERE sha256 = ?", arguments: [sha256]).map {
+                EnrollTokenRecord(sha256: $0["sha256"], product: $0["product"], createdMillis: $0["created_ms"], expiresMillis: $0["expires_ms"])
+            }
+        }
+    }
+
+    public func enrollDevice(_ device: DeviceKeyRecord) async throws(ServerError) -> DeviceKeyRecord {
+        try await write("enrolling device \(device.clientId)") { db in
+            if let existing = try Self.fetchDeviceKey(db, clientId: device.clientId) {
+                try DeviceKeyRules.reEnrolment(of: existing, as: device)
+                return existing
+            }
+            var record = device
+            record.changeSeq = (try Int64.fetchOne(db, sql: "SELECT COALESCE(MAX(change_seq), 0) + 1 FROM device_keys")) ?? 1
+            try db.execute(
+                sql: "INSERT INTO device_keys (client_id, public_key, product, enrolled_ms, revoked_ms, change_seq) VALUES (?, ?, ?, ?, NULL, ?)",
+                arguments: [record.clientId, record.publicKey, record.product, record.enrolledMillis, record.changeSeq])
+            return record
+        }
+    }
+
+    public func deviceKey(clientId: String) async throws(ServerError) -> DeviceKeyRecord? {
+        try await read("reading device \(clientId)") { db in try Self.fetchDeviceKey(db, clientId: clientId) }
+    }
+
+    public func deviceKeys(changedAfter after: Int64, limit: Int) async throws(ServerError) -> [DeviceKeyRecord] {
+        try await read("reading device keys") { db in
+            try Row.fetchAll(
+                db, sql: "SELECT * FROM device_keys WHERE change_seq > ? ORDER BY change_seq LIMIT ?", arguments: [after, limit]
+            ).map(Self.decodeDeviceKey)
+        }
+    }
+
+    public func revokeDevice(clientId: String, atMillis: Int64) async throws(ServerError) -> DeviceKeyRecord? {
+        try await write("revoking device \(clientId)") { db in
+            guard try Self.fetchDeviceKey(db, clientId: clientId) != nil else { return nil }
+            try db.execute(
+                sql: """
+                    UPDATE device_keys SET revoked_ms = COALESCE(revoked_ms, ?),
+                      change_seq = (SELECT MAX(change_seq) + 1 FROM device_keys) WHERE client_id = ?
+                    """,
+                arguments: [atMillis, clientId])
+            return try Self.fetchDeviceKey(db, clientId: clientId)
+        }
+    }
+
+    public func sharedSecret(named name: String) async throws(ServerError) -> String {
+        let candidate = RandomToken.hex256()
+        return try await write("reading the \(name) secret") { db in
+            try db.execute(sql: "INSERT INTO server_secrets (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING", arguments: [name, candidate])
+            return try String.fetchOne(db, sql: "SELECT value FROM server_secrets WHERE name = ?", arguments: [name]) ?? candidate
+        }
+    }
+
+    private static func fetchDeviceKey(_ db: Database, clientId: String) throws -> DeviceKeyRecord? {
+        try Row.fetchOne(db, sql: "SELECT * FROM device_keys WHERE client_id = ?", arguments: [clientId]).map(decodeDeviceKey)
+    }
+
+    private static func decodeDeviceKey(_ row: Row) -> DeviceKeyRecord {
+        DeviceKeyRecord(
+            clientId: row["client_id"], publicKey: row["public_key"], product: row["product"], enrolledMillis: row["enrolled_ms"],
+            revokedMillis: row["revoked_ms"], changeSeq: row["change_seq"])
     }
 
     // MARK: - Helpers

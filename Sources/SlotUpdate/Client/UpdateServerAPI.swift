@@ -1,21 +1,27 @@
+import Crypto
 import FoundationEssentials
 import SlotCore
 import SlotWire
 
-/// `POST /v1/check` and `POST /v1/events`, each exchange on a thread of its own.
+/// `POST /v1/check` and `POST /v1/events`, each exchange on a thread of its
+/// own, signed by the device (``DeviceIdentity``) when it has enrolled or has
+/// a token: the first exchange enrols it or opens a session as needed.
 public struct UpdateServerAPI: Sendable {
     public let baseURL: URL
     /// Seconds for a whole exchange.
     public let timeout: Double
     /// `[update] ca`: the CA bundle the server's certificate must chain to.
     public let caFile: String?
+    /// nil: requests go unsigned.
+    public let identity: DeviceIdentity?
 
-    public init(server: String, caFile: String? = nil, timeout: Double = 30) throws(SlotError) {
+    public init(server: String, caFile: String? = nil, identity: DeviceIdentity? = nil, timeout: Double = 30) throws(SlotError) {
         guard let url = HTTPURL.parse(server) else {
             throw SlotError(.invalidConfig, "[update] server is not an http(s) URL: '\(server)'")
         }
         baseURL = url
         self.caFile = caFile
+        self.identity = identity
         self.timeout = timeout
     }
 
@@ -61,34 +67,125 @@ public struct UpdateServerAPI: Sendable {
     }
 
     private func post(_ path: String, body: some Encodable) async throws(SlotError) -> (HTTPClient.Head, Data) {
-        let encoded: Data
+        let encoded = try Self.encode(body)
+        return try await WorkerThread.run { [self] () throws(SlotError) -> (HTTPClient.Head, Data) in
+            let client = try HTTPClient(caFile: caFile)
+            let (head, data) = try exchange(client, path, encoded)
+            return (head, Data(data))
+        }
+    }
+
+    /// One request, signed when the device signs. A `401` that a new session
+    /// or an enrolment can cure is cured and the request sent again, at most
+    /// twice; any other answer goes back to the caller.
+    private func exchange(_ client: HTTPClient, _ path: String, _ body: [UInt8]) throws(SlotError) -> (HTTPClient.Head, [UInt8]) {
+        guard let identity, identity.signs(server: baseURL.absoluteString) else {
+            let answer = try send(client, path, body, headers: [])
+            if answer.0.status == 401 {
+                let refusal = Self.failure("/" + path, answer.0, Data(answer.1))
+                throw SlotError(.unauthenticated, "\(refusal.message) (this device has no [update] enroll-token to enrol with)")
+            }
+            return answer
+        }
+        var retriedTime = false
+        for _ in 0..<3 {
+            let session = try openSession(client, identity)
+            let answer = try send(client, path, body, headers: identity.macHeaders(session, method: "POST", path: requestPath(path), body: body))
+            guard answer.0.status == 401 else { return answer }
+            switch Self.errorCode(answer.1) {
+            case "device-unknown":
+                try enroll(client, identity)
+                identity.dropSession()
+            case "session-invalid":
+                identity.dropSession()
+            case "unauthorized" where !retriedTime:
+                retriedTime = true  // a time the server already saw (another process in the same millisecond)
+            default:
+                return answer
+            }
+        }
+        return try send(client, path, body, headers: identity.macHeaders(try openSession(client, identity), method: "POST", path: requestPath(path), body: body))
+    }
+
+    /// The session key, opened (and the device enrolled first, if the
+    /// server does not know it) when there is none or it is about to expire.
+    private func openSession(_ client: HTTPClient, _ identity: DeviceIdentity) throws(SlotError) -> DeviceIdentity.Session {
+        let server = baseURL.absoluteString
+        if let session = identity.currentSession(server: server) { return session }
+        for attempt in 0..<2 {
+            let exchangeKey = Curve25519.KeyAgreement.PrivateKey()
+            let body = try Self.encode(
+                SessionRequest(clientId: identity.clientId, exchangeKey: exchangeKey.publicKey.rawRepresentation.base64EncodedString()))
+            let (head, data) = try send(client, "v1/session", body, headers: try signed("v1/session", body, identity))
+            if head.status == 200 {
+                let grant: SessionGrant
+                do {
+                    grant = try WireJSON.decoder().decode(SessionGrant.self, from: Data(data))
+                } catch {
+                    throw SlotError(.network, "the server's answer to /v1/session is not a session grant: \(error)")
+                }
+                return try identity.keep(grant, exchangeKey: exchangeKey, server: server)
+            }
+            guard attempt == 0, head.status == 401, Self.errorCode(data) == "device-unknown" else {
+                throw Self.failure("/v1/session", head, Data(data))
+            }
+            try enroll(client, identity)
+        }
+        throw SlotError(.unauthenticated, "the server at \(server) does not know device \(identity.clientId) right after enrolling it")
+    }
+
+    private func enroll(_ client: HTTPClient, _ identity: DeviceIdentity) throws(SlotError) {
+        let server = baseURL.absoluteString
+        let request = EnrollRequest(
+            clientId: identity.clientId, publicKey: identity.key.publicKey.rawRepresentation.base64EncodedString(),
+            token: try identity.enrollmentToken(server: server))
+        let body = try Self.encode(request)
+        let (head, data) = try send(client, "v1/enroll", body, headers: try signed("v1/enroll", body, identity))
+        guard head.status == 200, let answer = try? WireJSON.decoder().decode(EnrollAnswer.self, from: Data(data)) else {
+            throw Self.failure("/v1/enroll", head, Data(data))
+        }
+        identity.enrolled(answer, server: server)
+    }
+
+    private func signed(_ path: String, _ body: [UInt8], _ identity: DeviceIdentity) throws(SlotError) -> [String] {
+        try identity.key.signedHeaders(method: "POST", path: requestPath(path), body: body, timeMillis: identity.nextTimeMillis())
+    }
+
+    /// The path as the server sees it, which is what is signed.
+    private func requestPath(_ path: String) -> String { baseURL.appendingPathComponent(path).path }
+
+    private func send(_ client: HTTPClient, _ path: String, _ body: [UInt8], headers: [String]) throws(SlotError) -> (HTTPClient.Head, [UInt8]) {
+        let request = HTTPClient.Request(
+            .post, baseURL.appendingPathComponent(path).absoluteString, headers: ["Content-Type: application/json"] + headers,
+            body: body, timeout: timeout, stallTimeout: timeout)
+        do throws(HTTPClient.Failure) {
+            return try client.fetch(request)
+        } catch {
+            switch error {
+            case .refused(let error): throw error
+            case .transport(let message, _): throw SlotError(.network, "cannot reach the update server \(baseURL.absoluteString): \(message)")
+            }
+        }
+    }
+
+    private static func encode(_ body: some Encodable) throws(SlotError) -> [UInt8] {
         do {
-            encoded = try WireJSON.encoder().encode(body)
+            return Array(try WireJSON.encoder().encode(body))
         } catch {
             throw SlotError(.usage, "cannot encode the request: \(error)")
         }
-        let request = HTTPClient.Request(
-            .post, baseURL.appendingPathComponent(path).absoluteString, headers: ["Content-Type: application/json"],
-            body: Array(encoded), timeout: timeout, stallTimeout: timeout)
-        let server = baseURL.absoluteString
-        return try await WorkerThread.run { [caFile] () throws(SlotError) -> (HTTPClient.Head, Data) in
-            let client = try HTTPClient(caFile: caFile)
-            do throws(HTTPClient.Failure) {
-                let (head, data) = try client.fetch(request)
-                return (head, Data(data))
-            } catch {
-                switch error {
-                case .refused(let error): throw error
-                case .transport(let message, _): throw SlotError(.network, "cannot reach the update server \(server): \(message)")
-                }
-            }
-        }
+    }
+
+    private static func errorCode(_ data: [UInt8]) -> String? {
+        (try? WireJSON.decoder().decode(APIErrorBody.self, from: Data(data)))?.error.code
     }
 
     static func failure(_ what: String, _ head: HTTPClient.Head, _ data: Data) -> SlotError {
         let reason = (try? WireJSON.decoder().decode(APIErrorBody.self, from: data)).map { ": \($0.error.message)" } ?? ""
         let retry = head.value("Retry-After").flatMap { Int($0) }.map { RetryAfter(seconds: max(1, min($0, 86400))) }
-        return SlotError(.network, "the update server answered \(what) with HTTP \(head.status)\(reason)", cause: retry)
+        // 401: this device is not (or no longer) accepted; retrying will not change that.
+        let code: SlotError.Code = head.status == 401 ? .unauthenticated : .network
+        return SlotError(code, "the update server answered \(what) with HTTP \(head.status)\(reason)", cause: retry)
     }
 }
 

@@ -30,10 +30,11 @@ public final class UpdateEngine: Sendable {
             throw SlotError(.invalidConfig, "\(config.path): [update] server is not set")
         }
         self.manager = manager
-        self.api = try UpdateServerAPI(server: server, caFile: try Self.checkedCA(config.update.caPath))
+        let identity = try DeviceIdentity(config: config)
+        self.api = try UpdateServerAPI(server: server, caFile: try Self.checkedCA(config.update.caPath), identity: identity)
         self.verifier = ReleaseVerifier(compatible: config.compatible, publicKey: try ReleaseVerifier.loadPublicKey(path: config.update.publicKeyPath))
         self.freshness = config.update.serverKeyPath == nil ? nil : try FreshnessCheck(config: config)
-        self.clientId = try ClientIdentity.load(config)
+        self.clientId = identity.clientId
         self.channel = config.update.channel
         self.events = EventQueue(config: config)
         self.downloadOptions = downloadOptions
