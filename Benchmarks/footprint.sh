@@ -21,7 +21,7 @@
 #    figure is hyperfine's median. Target: mark-good <= 3x the C floor.
 #
 #   Benchmarks/footprint.sh               build, install, measure
-#   DEST=/staged/tree Benchmarks/footprint.sh   measure a tree installed before (PREFIX=/usr layout)
+#   DEST=/prefix Benchmarks/footprint.sh   measure a tree installed before (DEST/bin, DEST/lib, ...)
 # Environment: ROUNDS (default 9), RUNS per round (default 20),
 # SLOTCTL_BENCH_DIR (default /var/tmp/slotctl-bench-footprint; not tmpfs),
 # INSTALL_SCRATCH / INSTALL_SCRATCH_STATIC (passed to make).
@@ -69,7 +69,8 @@ carries() {
 mb() { awk -v s="$1" 'BEGIN { printf "%.1f", s / 1000000 }'; }
 ok() { awk -v v="$1" -v lim="$2" 'BEGIN { exit !(v <= lim) }' && echo "ok" || echo "OVER"; }
 piece() { # LABEL INSTALLED UNSTRIPPED
-	local size; size=$(stat -L -c %s "$1")
+	local size
+	size=$(stat -L -c %s "$1") || die "$1 is not installed (DEST=$DEST: give the install prefix)"
 	printf '| `%s` | %s | %s MB | %s |\n' "${1#"$DEST"/}" "$size" "$(mb "$size")" "$(carries "$1" "$2")" >&2
 	echo "$size"
 }

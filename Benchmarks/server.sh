@@ -1,10 +1,17 @@
 #!/usr/bin/env bash
 # slot-server POST /v1/check against nginx serving a static JSON answer, side by
-# side on this machine in one run, with 100 000 registered devices.
+# side on this machine in one run.
 #
-#   Benchmarks/server.sh                    # 3 rounds of 10 s each, medians
-#   ROUNDS=5 DURATION=20s Benchmarks/server.sh
+#   Benchmarks/server.sh                    # 3 rounds of 5 s each, medians: signed checks
+#   AUTH=off Benchmarks/server.sh           # --allow-anonymous-devices, 100 000 devices, 10 s rounds
+#   ROUNDS=5 DURATION=10s Benchmarks/server.sh
 #   SLOT_SERVER=/path/to/slot-server Benchmarks/server.sh   # no build: that binary
+#
+# AUTH=on (the default, as devices run): AUTH_DEVICES (5000) devices enrol and open a
+# session (Benchmarks/device_load.py), then every check wrk sends carries its MAC. wrk
+# cannot compute one, so each round's requests are made beforehand (times must grow
+# per device: a request can be used once) and replayed from files; nginx gets the
+# same bytes.
 #
 # Prints requests/s and p99 latency of both, and slot-server's share of nginx's
 # requests/s. Target: >= 0.5 with p99 < 10 ms. Needs root for apt-get when wrk
@@ -13,17 +20,19 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 ROUNDS=${ROUNDS:-3}
-DURATION=${DURATION:-10s}
+AUTH=${AUTH:-on}
+if [ "$AUTH" = on ]; then DURATION=${DURATION:-5s}; else DURATION=${DURATION:-10s}; fi
+AUTH_DEVICES=${AUTH_DEVICES:-5000}
 THREADS=${THREADS:-2}
 CONNECTIONS=${CONNECTIONS:-64}
 DEVICES=${DEVICES:-100000}
 SCRATCH=${SCRATCH:-.build-server}
 
 need() { command -v "$1" >/dev/null 2>&1; }
-if ! need wrk || ! need nginx; then
+if ! need wrk || ! need nginx || ! python3 -c 'import cryptography' 2>/dev/null; then
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq >/dev/null
-    apt-get install -y -qq wrk nginx-light >/dev/null
+    apt-get install -y -qq wrk nginx-light python3-cryptography >/dev/null
 fi
 
 cd "$ROOT"
@@ -61,6 +70,7 @@ LIMITS=()
 if "$BIN" serve --help 2>&1 | grep -q -- --device-rate; then
     if [ "${RATE_LIMITS:-on}" = off ]; then LIMITS=(--device-rate 0 --address-rate 0); else LIMITS=(--device-rate 1e9 --address-rate 1e9); fi
 fi
+if [ "$AUTH" != on ] && "$BIN" serve --help 2>&1 | grep -q -- --allow-anonymous-devices; then LIMITS+=(--allow-anonymous-devices); fi
 "$BIN" serve --listen "127.0.0.1:$SERVER_PORT" --data "$WORK/data" --release-key "$WORK/keys/release.pub" \
     "${LIMITS[@]}" --log-level warning >"$WORK/server.log" 2>&1 &
 SERVER_PID=$!
@@ -69,7 +79,14 @@ ADMIN=(--server "$SERVER" --token-file "$WORK/data/admin-token")
 head -c 1048576 /dev/urandom >"$WORK/image.bin"
 "$BIN" deploy "${ADMIN[@]}" --key "$WORK/keys/release.key" --compatible bench-board --channel stable --version 1.0 "$WORK/image.bin" >/dev/null 2>&1
 CANARY=$("$BIN" deploy "${ADMIN[@]}" --key "$WORK/keys/release.key" --compatible bench-board --channel stable --version 1.1 --rollout 50 "$WORK/image.bin" 2>/dev/null)
-ANSWER=$(curl -fs -X POST "$SERVER/v1/check" -d '{"clientId":"sample","compatible":"bench-board","channel":"stable","version":"0.9","slot":"A"}')
+if [ "$AUTH" = on ]; then
+    "$BIN" enroll-token "${ADMIN[@]}" --product bench-board --out "$WORK/enroll-token" 2>/dev/null
+    echo "enrolling $AUTH_DEVICES devices (key, token, session, a first signed check)..." >&2
+    python3 "$ROOT/Benchmarks/device_load.py" enroll "$SERVER" "$(cat "$WORK/enroll-token")" "$AUTH_DEVICES" "$WORK/devices.json"
+    ANSWER=$(cat "$WORK/devices.json.answer")  # a release as a first check was offered it
+else
+    ANSWER=$(curl -fs -X POST "$SERVER/v1/check" -d '{"clientId":"sample","compatible":"bench-board","channel":"stable","version":"0.9","slot":"A"}')
+fi
 
 # --- wrk scripts: one to register every device once, one mixed load ---
 cat >"$WORK/register.lua" <<LUA
@@ -112,6 +129,37 @@ function request()
 end
 LUA
 
+# AUTH=on: each thread replays the signed requests made for it this round.
+cat >"$WORK/signed.lua" <<LUA
+local requests = {}
+local index = 0
+local started = 0
+function setup(thread)
+    started = started + 1
+    thread:set("file_number", started)
+end
+function init(args)
+    local f = assert(io.open("$WORK/requests." .. file_number, "rb"))
+    local data = f:read("*a")
+    f:close()
+    for r in data:gmatch("[^%z]+") do requests[#requests + 1] = r end
+end
+function request()
+    index = index + 1
+    if index > #requests then index = 1 end  -- a replay: the server answers 401, counted as non-2xx
+    return requests[index]
+end
+LUA
+SECONDS_PER_ROUND=${DURATION%s}
+# Enough for 150 000 req/s: requests cannot be reused, and a shortfall shows as non-2xx.
+PER_THREAD=$((75000 * SECONDS_PER_ROUND * 2 / THREADS))
+make_requests() {
+    python3 "$ROOT/Benchmarks/device_load.py" requests "$WORK/devices.json" "$THREADS" "$PER_THREAD" "$WORK/requests" "127.0.0.1:$SERVER_PORT"
+}
+
+if [ "$AUTH" = on ]; then
+    TOTAL=$AUTH_DEVICES
+else
 echo "registering $DEVICES devices through POST /v1/check..." >&2
 TOTAL=0
 for _ in 1 2 3 4 5 6; do
@@ -122,6 +170,7 @@ for _ in 1 2 3 4 5 6; do
 done
 echo "registered devices: $TOTAL" >&2
 [ "$TOTAL" -ge "$DEVICES" ] || { echo "could not register $DEVICES devices" >&2; exit 1; }
+fi
 
 # --- nginx serving the same answer, statically ---
 mkdir -p "$WORK/nginx"
@@ -159,7 +208,9 @@ to_ms() {  # wrk prints 812.00us / 1.20ms / 1.01s
 }
 run_wrk() {  # URL -> "rps p99ms non2xx"
     local out
-    out=$(wrk -t "$THREADS" -c "$CONNECTIONS" -d "$DURATION" --latency -s "$WORK/check.lua" "$1")
+    local script=$WORK/check.lua
+    [ "$AUTH" = on ] && script=$WORK/signed.lua
+    out=$(wrk -t "$THREADS" -c "$CONNECTIONS" -d "$DURATION" --latency -s "$script" "$1")
     local rps p99 bad
     rps=$(echo "$out" | awk '/Requests\/sec:/ { print $2 }')
     p99=$(to_ms "$(echo "$out" | awk '$1 == "99%" { print $2 }')")
@@ -173,6 +224,7 @@ echo "round  slot-server req/s  p99 ms  | nginx req/s  p99 ms  | ratio"
 : >"$WORK/nginx.txt"
 : >"$WORK/ratio.txt"
 for round in $(seq "$ROUNDS"); do
+    [ "$AUTH" = on ] && make_requests
     # Alternate who goes first, so a burst of outside load does not always hit the same side.
     if [ $((round % 2)) -eq 1 ]; then
         read -r s_rps s_p99 s_bad < <(run_wrk "$SERVER")
@@ -196,7 +248,11 @@ N_P99=$(cut -d' ' -f2 "$WORK/nginx.txt" | median)
 RATIO=$(median <"$WORK/ratio.txt")
 echo
 echo "machine: $(nproc) cores, $(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)"
-echo "load: wrk -t $THREADS -c $CONNECTIONS -d $DURATION, $DEVICES registered devices, $ROUNDS rounds (medians)"
+if [ "$AUTH" = on ]; then
+    echo "load: wrk -t $THREADS -c $CONNECTIONS -d $DURATION, signed checks (HMAC per request) from $AUTH_DEVICES enrolled devices, $ROUNDS rounds (medians)"
+else
+    echo "load: wrk -t $THREADS -c $CONNECTIONS -d $DURATION, unsigned checks (--allow-anonymous-devices), $DEVICES registered devices, $ROUNDS rounds (medians)"
+fi
 echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg) (other work on the machine skews both sides)"
 printf "slot-server: %.0f req/s, p99 %.2f ms\n" "$S_RPS" "$S_P99"
 printf "nginx:       %.0f req/s, p99 %.2f ms\n" "$N_RPS" "$N_P99"

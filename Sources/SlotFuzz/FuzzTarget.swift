@@ -32,6 +32,9 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     case checkAnswer = "check-answer"
     /// A payload or an image through the gzip inflater.
     case gzip
+    /// The answer to `/v1/session` as a device reads it (the sealed session
+    /// key), and the ticket and MAC spellings the server reads from headers.
+    case sessionGrant = "session-grant"
 
     /// Runs one input. Returns normally for any input the parser handles
     /// (accepted or refused with an error); stops the process on a broken property.
@@ -45,6 +48,7 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
         case .range: Self.range(input)
         case .checkAnswer: Self.checkAnswer(input)
         case .gzip: Self.gzip(input)
+        case .sessionGrant: Self.sessionGrant(input)
         }
     }
 
@@ -154,6 +158,36 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     /// accepts that this key did not sign) is reproducible.
     private static let signingKey = try! Curve25519.Signing.PrivateKey(rawRepresentation: [UInt8](repeating: 7, count: 32))
     private static var publicKeyBase64: String { signingKey.publicKey.rawRepresentation.base64EncodedString() }
+
+    /// The device's X25519 key for the session-grant target.
+    static let exchangeKey = try! Curve25519.KeyAgreement.PrivateKey(rawRepresentation: [UInt8](repeating: 0x5a, count: 32))
+
+    private static func sessionGrant(_ input: [UInt8]) {
+        let text = String(decoding: input, as: UTF8.self)
+        if let bytes = Hex.bytes(text), Hex.string(bytes) != text.lowercased() {
+            fail("hex '\(text)' does not spell the bytes it was read as")
+        }
+        if let expiry = DeviceAuth.ticketExpiry(text), !text.hasPrefix("v1.\(expiry).") {
+            fail("ticket '\(text)' read with expiry \(expiry)")
+        }
+        guard let grant = try? WireJSON.decoder().decode(SessionGrant.self, from: Data(input)) else { return }
+        if (try? DeviceIdentity.openGrant(grant, exchangeKey: exchangeKey)) != nil {
+            fail("a session grant opened that nobody sealed to the device's key")
+        }
+        // Sealed as the server seals it, it opens exactly when its ticket is well-formed, to the same key.
+        let server = Curve25519.KeyAgreement.PrivateKey()
+        let sessionKey = Data(SHA256.hash(data: input))
+        guard let shared = try? server.sharedSecretFromKeyAgreement(with: exchangeKey.publicKey),
+            let box = try? ChaChaPoly.seal(sessionKey, using: DeviceAuth.sealingKey(shared: shared, ticket: grant.ticket))
+        else { fail("sealing a session key failed") }
+        var sealed = grant
+        sealed.serverKey = server.publicKey.rawRepresentation.base64EncodedString()
+        sealed.sealedKey = box.combined.base64EncodedString()
+        let opened = try? DeviceIdentity.openGrant(sealed, exchangeKey: exchangeKey)
+        guard (opened == sessionKey) == (DeviceAuth.ticketExpiry(grant.ticket) != nil) else {
+            fail("a properly sealed grant with ticket '\(grant.ticket)' \(opened == nil ? "did not open" : "opened")")
+        }
+    }
 
     private static func checkAnswer(_ input: [UInt8]) {
         // HEADER NUL BODY: the Slot-Freshness value, then the release JSON.

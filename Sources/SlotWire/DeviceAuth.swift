@@ -76,8 +76,17 @@ public enum DeviceAuth {
     /// since nothing but the server's secret turns it into a key.
     public static func ticketExpiry(_ ticket: String) -> Int64? {
         let parts = ticket.split(separator: ".", omittingEmptySubsequences: false)
-        guard parts.count == 3, parts[0] == "v1", parts[2].count == 32, Hex.bytes(String(parts[2])) != nil else { return nil }
-        return Int64(parts[1])
+        guard parts.count == 3, parts[0] == "v1", parts[2].utf8.count == 32, Hex.bytes(String(parts[2])) != nil else { return nil }
+        return canonicalInteger(parts[1])
+    }
+
+    /// A non-negative decimal as a signer writes it: digits only, no sign,
+    /// no leading zero, so that one value has one spelling.
+    public static func canonicalInteger(_ text: Substring) -> Int64? {
+        guard (1...18).contains(text.utf8.count), text.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }),
+            text.utf8.count == 1 || text.utf8.first != 0x30
+        else { return nil }
+        return Int64(text)
     }
 
     /// The key that seals a session key for its device: HKDF over the X25519

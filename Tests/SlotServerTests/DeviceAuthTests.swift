@@ -135,6 +135,12 @@ struct DeviceAuthTests {
             let future = try await http.send(.post, "/v1/check", headers: device.maced("/v1/check", body, time: now + 600_000), body: body)
             #expect(future.status == 401 && future.error?.message.contains("ahead of") == true, "\(future.text)")
 
+            // A time spelled another way than the signer writes it.
+            var respelled = device.maced("/v1/check", body)
+            respelled[TestDevice.field(DeviceAuth.timeHeader)] = "+" + (respelled[TestDevice.field(DeviceAuth.timeHeader)] ?? "")
+            let plus = try await http.send(.post, "/v1/check", headers: respelled, body: body)
+            #expect(plus.status == 401 && plus.error?.message.contains("must be milliseconds") == true, "\(plus.text)")
+
             // Another device's identity: the victim's id in the header with this device's session key...
             let asVictim = try await http.send(.post, "/v1/check", headers: device.maced("/v1/check", try device.checkBody(clientId: victim.clientId), device: victim.clientId), body: try device.checkBody(clientId: victim.clientId))
             #expect(asVictim.status == 401 && asVictim.error?.message.contains("does not verify") == true, "\(asVictim.text)")

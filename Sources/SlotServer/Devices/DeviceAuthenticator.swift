@@ -123,7 +123,7 @@ struct DeviceAuthenticator: Sendable {
     }
 
     private static func checkedTime(_ text: String, nowMillis: Int64) throws(ServerError) -> Int64 {
-        guard let time = Int64(text), time > 0 else {
+        guard let time = DeviceAuth.canonicalInteger(text[...]), time > 0 else {
             throw ServerError(.unauthorized, "\(DeviceAuth.timeHeader) must be milliseconds since the epoch, got '\(text.prefix(32))'")
         }
         let skew = (time - nowMillis) / 1000

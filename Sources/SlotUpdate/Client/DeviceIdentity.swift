@@ -83,7 +83,9 @@ public final class DeviceIdentity: Sendable {
         }
     }
 
-    func keep(_ grant: SessionGrant, exchangeKey: Curve25519.KeyAgreement.PrivateKey, server: String) throws(SlotError) -> Session {
+    /// The session key in the server's answer to `/v1/session`, sealed to
+    /// `exchangeKey`: untrusted bytes, so every malformation is an error.
+    public static func openGrant(_ grant: SessionGrant, exchangeKey: Curve25519.KeyAgreement.PrivateKey) throws(SlotError) -> Data {
         guard let serverKey = Data(base64Encoded: grant.serverKey), let theirs = try? Curve25519.KeyAgreement.PublicKey(rawRepresentation: serverKey),
             let sealed = Data(base64Encoded: grant.sealedKey), DeviceAuth.ticketExpiry(grant.ticket) != nil
         else {
@@ -96,6 +98,12 @@ public final class DeviceIdentity: Sendable {
         } catch {
             throw SlotError(.network, "the server's session key does not open: \(error)")
         }
+        guard opened.count == 32 else { throw SlotError(.network, "the server's session key is \(opened.count) bytes, not 32") }
+        return opened
+    }
+
+    func keep(_ grant: SessionGrant, exchangeKey: Curve25519.KeyAgreement.PrivateKey, server: String) throws(SlotError) -> Session {
+        let opened = try Self.openGrant(grant, exchangeKey: exchangeKey)
         let kept = Session(server: server, ticket: grant.ticket, expiresAt: grant.expiresAt, key: opened.base64EncodedString())
         session.withLock { $0 = kept }
         if let encoded = try? WireJSON.encoder().encode(kept) {
