@@ -50,9 +50,12 @@ public enum DeviceAuth {
     }
 
     /// The bytes a signature or MAC covers. `path` is the request target as sent.
-    public static func canonical(method: String, path: String, timeMillis: Int64, clientId: String, body: some Sequence<UInt8>) -> [UInt8] {
-        let digest = Hex.string(SHA256.hash(data: Array(body)))
-        return Array("slotctl-auth-v1\n\(method)\n\(path)\n\(timeMillis)\n\(clientId)\n\(digest)".utf8)
+    public static func canonical(method: String, path: String, timeMillis: Int64, clientId: String, bodyDigest: SHA256.Digest) -> [UInt8] {
+        Array("slotctl-auth-v1\n\(method)\n\(path)\n\(timeMillis)\n\(clientId)\n\(Hex.string(bodyDigest))".utf8)
+    }
+
+    public static func canonical(method: String, path: String, timeMillis: Int64, clientId: String, body: [UInt8]) -> [UInt8] {
+        canonical(method: method, path: path, timeMillis: timeMillis, clientId: clientId, bodyDigest: SHA256.hash(data: body))
     }
 
     /// The per-request MAC, lower-case hex.

@@ -1,3 +1,4 @@
+import Crypto
 import SlotCodec
 import Hummingbird
 import NIOCore
@@ -27,8 +28,9 @@ struct CheckAnswerer: Sendable {
     /// ``DeviceAuthenticator``); `.unknown` needs the store, so the fast path
     /// hands such a check to ``CheckRoute``.
     func authenticate(_ check: CheckRequest, credentials: DeviceCredentials, body: ByteBuffer) throws(ServerError) -> DeviceAuthenticator.Outcome {
-        let outcome = try state.deviceAuth.authenticate(
-            method: "POST", path: "/v1/check", credentials: credentials, body: body.readableBytesView)
+        if credentials.isEmpty && state.deviceAuth.allowAnonymous { return .anonymous }
+        let digest = body.withUnsafeReadableBytes { SHA256.hash(data: $0) }
+        let outcome = try state.deviceAuth.authenticate(method: "POST", path: "/v1/check", credentials: credentials, bodyDigest: digest)
         if case .device(let id) = outcome { try DeviceAuthenticator.requireSame(check.clientId, as: id) }
         return outcome
     }

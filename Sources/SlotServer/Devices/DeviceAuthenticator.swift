@@ -41,7 +41,7 @@ struct DeviceAuthenticator: Sendable {
 
     /// Verifies a request MAC'd with a session key.
     func authenticate(
-        method: String, path: String, credentials: DeviceCredentials, body: some Sequence<UInt8>,
+        method: String, path: String, credentials: DeviceCredentials, bodyDigest: SHA256.Digest,
         nowMillis: Int64 = Timestamp.nowMillis()
     ) throws(ServerError) -> Outcome {
         if credentials.isEmpty && allowAnonymous { return .anonymous }
@@ -61,12 +61,17 @@ struct DeviceAuthenticator: Sendable {
         guard let entry = directory.entry(clientId) else { return .unknown(clientId) }
         guard !entry.revoked else { throw ServerError(.deviceRevoked, "device \(clientId) is revoked") }
         guard let secret = directory.sessionSecret else { throw ServerError(.internal, "device sessions are not ready") }
-        let key = DeviceAuth.sessionKey(secret: secret, clientId: clientId, ticket: ticket)
-        let canonical = DeviceAuth.canonical(method: method, path: path, timeMillis: time, clientId: clientId, body: body)
+        let key: SymmetricKey
+        if let session = entry.session, session.ticket == ticket {
+            key = session.key
+        } else {
+            key = DeviceAuth.sessionKey(secret: secret, clientId: clientId, ticket: ticket)
+        }
+        let canonical = DeviceAuth.canonical(method: method, path: path, timeMillis: time, clientId: clientId, bodyDigest: bodyDigest)
         guard DeviceAuth.macMatches(mac, sessionKey: key, canonical: canonical) else {
             throw ServerError(.unauthorized, "the request's \(DeviceAuth.macHeader) does not verify: altered, or not made with this device's session")
         }
-        try advance(clientId, time)
+        guard directory.advance(clientId, to: time, session: (ticket, key)) else { throw Self.replay(clientId) }
         return .device(clientId)
     }
 
@@ -74,12 +79,13 @@ struct DeviceAuthenticator: Sendable {
     func authenticateLoading(
         method: String, path: String, credentials: DeviceCredentials, body: [UInt8]
     ) async throws(ServerError) -> String? {
-        switch try authenticate(method: method, path: path, credentials: credentials, body: body) {
+        let digest = SHA256.hash(data: body)
+        switch try authenticate(method: method, path: path, credentials: credentials, bodyDigest: digest) {
         case .device(let id): return id
         case .anonymous: return nil
         case .unknown(let id):
             guard try await directory.lookUp(id) != nil else { throw Self.unknownDevice(id) }
-            switch try authenticate(method: method, path: path, credentials: credentials, body: body) {
+            switch try authenticate(method: method, path: path, credentials: credentials, bodyDigest: digest) {
             case .device(let id): return id
             case .anonymous: return nil
             case .unknown(let id): throw Self.unknownDevice(id)
@@ -136,9 +142,11 @@ struct DeviceAuthenticator: Sendable {
     }
 
     private func advance(_ clientId: String, _ time: Int64) throws(ServerError) {
-        guard directory.advance(clientId, to: time) else {
-            throw ServerError(.unauthorized, "the request's time is not newer than the last one accepted from \(clientId): a replay")
-        }
+        guard directory.advance(clientId, to: time) else { throw Self.replay(clientId) }
+    }
+
+    private static func replay(_ clientId: String) -> ServerError {
+        ServerError(.unauthorized, "the request's time is not newer than the last one accepted from \(clientId): a replay")
     }
 }
 

@@ -16,6 +16,8 @@ final class DeviceDirectory: Sendable {
         let revoked: Bool
         /// Milliseconds: the time of the newest request accepted from this device.
         var lastTimeMillis: Int64
+        /// The session key of the ticket last used, so that it is derived once a session.
+        var session: (ticket: String, key: SymmetricKey)?
     }
 
     private let entries = Mutex<[String: Entry]>([:])
@@ -65,16 +67,18 @@ final class DeviceDirectory: Sendable {
         guard let key = try? ReleaseSignature.publicKey(fromBase64: record.publicKey) else { return }
         entries.withLock { entries in
             let last = entries[record.clientId]?.lastTimeMillis ?? 0
-            entries[record.clientId] = Entry(publicKey: key, revoked: record.revokedMillis != nil, lastTimeMillis: last)
+            entries[record.clientId] = Entry(publicKey: key, revoked: record.revokedMillis != nil, lastTimeMillis: last, session: nil)
         }
     }
 
     /// Records `timeMillis` as the device's newest request if it is newer
-    /// than the last one; false for a time already used (a replay).
-    func advance(_ clientId: String, to timeMillis: Int64) -> Bool {
+    /// than the last one (and the session key it used); false for a time
+    /// already used (a replay).
+    func advance(_ clientId: String, to timeMillis: Int64, session: (ticket: String, key: SymmetricKey)? = nil) -> Bool {
         entries.withLock { entries in
             guard var entry = entries[clientId], timeMillis > entry.lastTimeMillis else { return false }
             entry.lastTimeMillis = timeMillis
+            if let session { entry.session = session }
             entries[clientId] = entry
             return true
         }
