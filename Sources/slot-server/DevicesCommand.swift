@@ -10,9 +10,12 @@ struct DevicesCommand: AsyncParsableCommand {
         defaultSubcommand: DevicesListCommand.self)
 }
 
-/// `slot-server devices [list] [--json]`: every device's last check, paging through the server.
+/// `slot-server devices [list] [--json]`: every device that checked in, its
+/// identity (enrolled as which product, revoked, or anonymous) and its last
+/// check, paging through the server.
 struct DevicesListCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "list", abstract: "List devices and their last check.")
+    static let configuration = CommandConfiguration(
+        commandName: "list", abstract: "List devices that checked in: identity (enrolled, revoked, anonymous) and last check.")
 
     @OptionGroup var admin: AdminOptions
 

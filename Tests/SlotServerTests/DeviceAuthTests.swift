@@ -93,6 +93,9 @@ struct DeviceAuthTests {
             let slow = try await server.http.send(.post, "/v1/check", headers: headers, body: try device.checkBody())
             #expect(slow.status == 200, "\(slow.text)")
             try await eventually { try await server.admin.devices().devices.map(\.clientId) == [device.clientId] }
+            let listed = try #require(try await server.admin.devices().devices.first)
+            #expect(listed.product == "acme-gw" && listed.revoked == nil)
+            #expect(AdminFormatting.devices([listed]).contains("enrolled (acme-gw)"))
             let event = DeviceEvent(clientId: device.clientId, releaseId: release.id, type: .installed, detail: nil, at: "t")
             #expect(try await device.report(server.http, [event]).status == 200)
             #expect(try await server.admin.stats(releaseId: release.id).reportingDevices == 1)
@@ -196,6 +199,7 @@ struct DeviceAuthTests {
             #expect(try await device.check(server.http).status == 200)
             let revoked = try await server.admin.revokeDevice(device.clientId)
             #expect(revoked.revoked != nil)
+            try await eventually { try await server.admin.devices().devices.first { $0.clientId == device.clientId }?.revoked != nil }
             let check = try await device.check(server.http)
             #expect(check.status == 401 && check.error?.code == "device-revoked", "\(check.text)")
             let event = DeviceEvent(clientId: device.clientId, releaseId: release.id, type: .fellBack, detail: nil, at: "t")
@@ -216,6 +220,8 @@ struct DeviceAuthTests {
         try await withServer(configuration) { server in
             _ = try await server.deploy(version: "1.0")
             #expect(try await server.http.check("lab-device").status == 200)
+            try await eventually { try await server.admin.devices().devices.first { $0.clientId == "lab-device" } != nil }
+            #expect(AdminFormatting.devices(try await server.admin.devices().devices).contains("anonymous"))
             let device = try await TestDevice.enrolled(server.http, token: try await Self.token(server))
             let body = try device.checkBody()
             let headers = device.maced("/v1/check", body)

@@ -11,10 +11,15 @@ public struct DeviceInfo: Codable, Sendable, Equatable {
     public var offeredRelease: String?
     /// Checks counted so far.
     public var checks: Int
+    /// The product it enrolled as; nil for a device that never enrolled
+    /// (served only with `--allow-anonymous-devices`).
+    public var product: String?
+    /// ISO 8601, UTC, when it was revoked; nil while trusted.
+    public var revoked: String?
 
     public init(
         clientId: String, compatible: String, channel: String, version: String, slot: String,
-        lastCheck: String, offeredRelease: String?, checks: Int
+        lastCheck: String, offeredRelease: String?, checks: Int, product: String? = nil, revoked: String? = nil
     ) {
         self.clientId = clientId
         self.compatible = compatible
@@ -24,6 +29,8 @@ public struct DeviceInfo: Codable, Sendable, Equatable {
         self.lastCheck = lastCheck
         self.offeredRelease = offeredRelease
         self.checks = checks
+        self.product = product
+        self.revoked = revoked
     }
 }
 

@@ -33,9 +33,10 @@ public enum AdminFormatting {
     }
 
     public static func devices(_ devices: [DeviceInfo]) -> String {
-        var rows = [["CLIENT", "COMPATIBLE", "CHANNEL", "VERSION", "SLOT", "LAST CHECK", "OFFERED", "CHECKS"]]
+        var rows = [["CLIENT", "IDENTITY", "COMPATIBLE", "CHANNEL", "VERSION", "SLOT", "LAST CHECK", "OFFERED", "CHECKS"]]
         for d in devices {
-            rows.append([d.clientId, d.compatible, d.channel, d.version, d.slot, d.lastCheck, d.offeredRelease ?? "-", String(d.checks)])
+            let identity = d.product.map { d.revoked == nil ? "enrolled (\($0))" : "REVOKED" } ?? "anonymous"
+            rows.append([d.clientId, identity, d.compatible, d.channel, d.version, d.slot, d.lastCheck, d.offeredRelease ?? "-", String(d.checks)])
         }
         return table(rows)
     }

@@ -30,7 +30,8 @@ struct DevicesRoute {
             DeviceInfo(
                 clientId: device.clientId, compatible: device.compatible, channel: device.channel, version: device.version,
                 slot: device.slot, lastCheck: Timestamp.iso8601(millis: device.lastCheckMillis),
-                offeredRelease: device.offeredReleaseId, checks: device.checks)
+                offeredRelease: device.offeredReleaseId, checks: device.checks, product: device.product,
+                revoked: device.revokedMillis.map { Timestamp.iso8601(millis: $0) })
         }
         return try JSONBody.response(DeviceList(total: total, devices: infos, next: devices.count == limit ? devices.last?.clientId : nil))
     }

@@ -10,10 +10,14 @@ public struct DeviceRecord: Sendable, Equatable {
     public var offeredReleaseId: String?
     /// Checks since the last flush (when recorded) or in total (when read back).
     public var checks: Int
+    /// When read back: the product the device enrolled as (nil: never enrolled,
+    /// an anonymous device), and when it was revoked.
+    public var product: String?
+    public var revokedMillis: Int64?
 
     public init(
         clientId: String, compatible: String, channel: String, version: String, slot: String,
-        lastCheckMillis: Int64, offeredReleaseId: String?, checks: Int
+        lastCheckMillis: Int64, offeredReleaseId: String?, checks: Int, product: String? = nil, revokedMillis: Int64? = nil
     ) {
         self.clientId = clientId
         self.compatible = compatible
@@ -23,5 +27,7 @@ public struct DeviceRecord: Sendable, Equatable {
         self.lastCheckMillis = lastCheckMillis
         self.offeredReleaseId = offeredReleaseId
         self.checks = checks
+        self.product = product
+        self.revokedMillis = revokedMillis
     }
 }

@@ -183,7 +183,11 @@ public final class PostgresStore: MetadataStore, Service {
         try await query("listing devices") { connection, logger in
             var result: [DeviceRecord] = []
             let rows = try await connection.query(
-                "SELECT * FROM devices WHERE client_id COLLATE \"C\" > \(after ?? "") ORDER BY client_id COLLATE \"C\" LIMIT \(limit)",
+                """
+                SELECT d.*, k.product AS key_product, k.revoked_ms AS key_revoked_ms
+                FROM devices d LEFT JOIN device_keys k ON k.client_id = d.client_id
+                WHERE d.client_id COLLATE "C" > \(after ?? "") ORDER BY d.client_id COLLATE "C" LIMIT \(limit)
+                """,
                 logger: logger)
             for try await row in rows {
                 let r = row.makeRandomAccess()
@@ -193,7 +197,8 @@ public final class PostgresStore: MetadataStore, Service {
                         channel: try r["channel"].decode(String.self), version: try r["version"].decode(String.self),
                         slot: try r["slot"].decode(String.self), lastCheckMillis: try r["last_check_ms"].decode(Int64.self),
                         offeredReleaseId: try r["offered_release_id"].decode(String?.self),
-                        checks: Int(try r["checks"].decode(Int64.self))))
+                        checks: Int(try r["checks"].decode(Int64.self)), product: try r["key_product"].decode(String?.self),
+                        revokedMillis: try r["key_revoked_ms"].decode(Int64?.self)))
             }
             return result
         }

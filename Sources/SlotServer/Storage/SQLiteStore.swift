@@ -166,7 +166,12 @@ public final class SQLiteStore: MetadataStore {
     public func devices(after: String?, limit: Int) async throws(ServerError) -> [DeviceRecord] {
         try await read("listing devices") { db in
             try Row.fetchAll(
-                db, sql: "SELECT * FROM devices WHERE client_id > ? ORDER BY client_id LIMIT ?",
+                db,
+                sql: """
+                    SELECT d.*, k.product AS key_product, k.revoked_ms AS key_revoked_ms
+                    FROM devices d LEFT JOIN device_keys k ON k.client_id = d.client_id
+                    WHERE d.client_id > ? ORDER BY d.client_id LIMIT ?
+                    """,
                 arguments: [after ?? "", limit]
             ).map(Self.decodeDevice)
         }
@@ -356,6 +361,6 @@ public final class SQLiteStore: MetadataStore {
         DeviceRecord(
             clientId: row["client_id"], compatible: row["compatible"], channel: row["channel"], version: row["version"],
             slot: row["slot"], lastCheckMillis: row["last_check_ms"], offeredReleaseId: row["offered_release_id"],
-            checks: row["checks"])
+            checks: row["checks"], product: row["key_product"], revokedMillis: row["key_revoked_ms"])
     }
 }
