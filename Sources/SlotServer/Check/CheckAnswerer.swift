@@ -26,8 +26,12 @@ struct CheckAnswerer: Sendable {
 
     /// Whether the enrolled device the check speaks for sent it (see
     /// ``DeviceAuthenticator``); `.unknown` needs the store, so the fast path
-    /// hands such a check to ``CheckRoute``.
-    func authenticate(_ check: CheckRequest, credentials: DeviceCredentials, body: ByteBuffer) throws(ServerError) -> DeviceAuthenticator.Outcome {
+    /// hands such a check to ``CheckRoute``. The per-address limit comes
+    /// first: a flood of refusals is as limited as a flood of checks.
+    func authenticate(
+        _ check: CheckRequest, credentials: DeviceCredentials, body: ByteBuffer, peer: String?
+    ) throws(ServerError) -> DeviceAuthenticator.Outcome {
+        try RequestLimits.enforce(state.limits.checkPerAddress, peer, "this address")
         if credentials.isEmpty && state.deviceAuth.allowAnonymous { return .anonymous }
         let digest = body.withUnsafeReadableBytes { SHA256.hash(data: $0) }
         let outcome = try state.deviceAuth.authenticate(method: "POST", path: "/v1/check", credentials: credentials, bodyDigest: digest)
@@ -40,8 +44,7 @@ struct CheckAnswerer: Sendable {
 
     /// The encoded release for a decoded, authenticated check, or nil for 204.
     /// A device or an address over its rate limit gets `429` and is not recorded.
-    func answer(_ check: CheckRequest, authority: String?, peer: String?) throws(ServerError) -> ByteBuffer? {
-        try RequestLimits.enforce(state.limits.checkPerAddress, peer, "this address")
+    func answer(_ check: CheckRequest, authority: String?) throws(ServerError) -> ByteBuffer? {
         try RequestLimits.enforce(state.limits.checkPerDevice, check.clientId, "client \(check.clientId)")
         let chosen = state.catalog.choose(for: check)
         state.recorder.record(check, offered: chosen?.id, atMillis: Timestamp.nowMillis())

@@ -80,11 +80,13 @@ final class CheckFastPathHandler: ChannelDuplexHandler, RemovableChannelHandler 
                 guard trailers == nil else { throw ServerError.badRequest("trailers") }
                 let body = body ?? ByteBuffer()
                 let check = try answerer.decode(body)
-                if case .unknown = try answerer.authenticate(check, credentials: DeviceCredentials(head.headers), body: body) {
-                    throw ServerError(.deviceUnknown, "not known here yet")  // the route asks the store
-                }
                 if peer == nil { peer = context.channel.remoteAddress?.ipAddress }  // once per connection
-                respond(try answerer.answer(check, authority: head.headers.first(name: "host"), peer: peer), head, context: context, start: start)
+                if case .unknown = try answerer.authenticate(check, credentials: DeviceCredentials(head.headers), body: body, peer: peer) {
+                    // A genuine session from another replica: the route asks the store.
+                    // It takes a second per-address token, so such a check counts twice.
+                    throw ServerError(.deviceUnknown, "not known here yet")
+                }
+                respond(try answerer.answer(check, authority: head.headers.first(name: "host")), head, context: context, start: start)
             } catch where error.code == .rateLimited || (error.status == .unauthorized && error.code != .deviceUnknown) {
                 // Under a flood the refusal must stay as cheap as an answer; and a
                 // request that used up its time must not be judged a second time.

@@ -58,19 +58,23 @@ struct DeviceAuthenticator: Sendable {
             throw ServerError(.sessionInvalid, "the session ticket is malformed")
         }
         guard expiry * 1000 > nowMillis else { throw ServerError(.sessionInvalid, "the session expired; open a new one") }
-        guard let entry = directory.entry(clientId) else { return .unknown(clientId) }
-        guard !entry.revoked else { throw ServerError(.deviceRevoked, "device \(clientId) is revoked") }
-        guard let secret = directory.sessionSecret else { throw ServerError(.internal, "device sessions are not ready") }
+        // The MAC first: the session key comes from the server's secret, not from the
+        // directory, so a forged request is refused before it can cost a store lookup
+        // (an unknown id) or learn whether an id is enrolled or revoked.
+        let entry = directory.entry(clientId)
         let key: SymmetricKey
-        if let session = entry.session, session.ticket == ticket {
+        if let session = entry?.session, session.ticket == ticket {
             key = session.key
         } else {
+            guard let secret = directory.sessionSecret else { throw ServerError(.internal, "device sessions are not ready") }
             key = DeviceAuth.sessionKey(secret: secret, clientId: clientId, ticket: ticket)
         }
         let canonical = DeviceAuth.canonical(method: method, path: path, timeMillis: time, clientId: clientId, bodyDigest: bodyDigest)
         guard DeviceAuth.macMatches(mac, sessionKey: key, canonical: canonical) else {
             throw ServerError(.unauthorized, "the request's \(DeviceAuth.macHeader) does not verify: altered, or not made with this device's session")
         }
+        guard let entry else { return .unknown(clientId) }
+        guard !entry.revoked else { throw ServerError(.deviceRevoked, "device \(clientId) is revoked") }
         guard directory.advance(clientId, to: time, session: (ticket, key)) else { throw Self.replay(clientId) }
         return .device(clientId)
     }
@@ -135,8 +139,9 @@ struct DeviceAuthenticator: Sendable {
         let skew = (time - nowMillis) / 1000
         guard abs(skew) <= DeviceAuth.maxSkewSeconds else {
             throw ServerError(
-                .unauthorized,
-                "the request's time is \(abs(skew)) s \(skew < 0 ? "behind" : "ahead of") the server's clock (at most \(DeviceAuth.maxSkewSeconds) s): stale, replayed, or a wrong device clock")
+                .clockSkew,
+                "the request's time is \(abs(skew)) s \(skew < 0 ? "behind" : "ahead of") the server's clock (at most \(DeviceAuth.maxSkewSeconds) s): stale, replayed, or a wrong device clock",
+                headers: [HTTPFields.Element.Name(DeviceAuth.timeHeader)!: String(nowMillis)])
         }
         return time
     }

@@ -17,6 +17,9 @@ public struct ServerError: Error, CustomStringConvertible {
         case deviceRevoked = "device-revoked"
         /// Device authentication: the session ticket expired or does not hold; open a new one.
         case sessionInvalid = "session-invalid"
+        /// Device authentication: the request's time is too far from the server's clock
+        /// (the answer's `Slot-Time` says the server's, so a device without a clock can adjust).
+        case clockSkew = "clock-skew"
         case notFound = "not-found"
         case methodNotAllowed = "method-not-allowed"
         case conflict
@@ -34,7 +37,7 @@ public struct ServerError: Error, CustomStringConvertible {
         var defaultStatus: HTTPResponse.Status {
             switch self {
             case .badRequest, .badSignature: .badRequest
-            case .unauthorized, .deviceUnknown, .deviceRevoked, .sessionInvalid: .unauthorized
+            case .unauthorized, .deviceUnknown, .deviceRevoked, .sessionInvalid, .clockSkew: .unauthorized
             case .notFound: .notFound
             case .methodNotAllowed: .methodNotAllowed
             case .conflict: .conflict

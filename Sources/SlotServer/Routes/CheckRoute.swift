@@ -19,13 +19,14 @@ struct CheckRoute {
     func handle(_ request: Request, peer: String?) async throws(ServerError) -> Response {
         let body = try await JSONBody.collect(request, limit: state.configuration.limits.checkBody)
         let check = try answerer.decode(body)
+        try RequestLimits.enforce(state.limits.checkPerAddress, peer, "this address")
         let device = try await state.deviceAuth.authenticateLoading(
             method: "POST", path: request.head.path ?? "/v1/check", credentials: DeviceCredentials(request.headers),
             body: Array(body.readableBytesView))
         try DeviceAuthenticator.requireSame(check.clientId, as: device)
         var headers = HTTPFields()
         if let freshness = answerer.freshness { headers[Self.freshnessField] = freshness }
-        guard let answer = try answerer.answer(check, authority: request.head.authority, peer: peer) else {
+        guard let answer = try answerer.answer(check, authority: request.head.authority) else {
             return Response(status: .noContent, headers: headers)
         }
         headers[.contentType] = "application/json"

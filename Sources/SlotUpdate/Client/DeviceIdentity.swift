@@ -20,6 +20,10 @@ public final class DeviceIdentity: Sendable {
     private let session = Mutex<Session?>(nil)
     private let sessionLoaded = Atomic<Bool>(false)
     private let lastTime = Mutex<Int64>(0)
+    /// Milliseconds to add to the local clock: what the server said its
+    /// clock was when it refused a request as too far off (a device without
+    /// a real-time clock boots in 1970).
+    private let clockOffset = Atomic<Int64>(0)
 
     struct Session: Codable, Sendable {
         var server: String
@@ -60,9 +64,19 @@ public final class DeviceIdentity: Sendable {
     /// the server refuses a time it already saw from this device.
     func nextTimeMillis() -> Int64 {
         lastTime.withLock { last in
-            last = max(Timestamp.nowMillis(), last + 1)
+            last = max(Timestamp.nowMillis() + clockOffset.load(ordering: .relaxed), last + 1)
             return last
         }
+    }
+
+    /// Takes the server's clock (its `Slot-Time` on a `clock-skew` refusal)
+    /// for this device's request times from now on. False when the answer
+    /// carries no usable time.
+    func adoptServerClock(_ value: String?) -> Bool {
+        guard let value, let serverMillis = DeviceAuth.canonicalInteger(value[...]) else { return false }
+        clockOffset.store(serverMillis - Timestamp.nowMillis(), ordering: .relaxed)
+        lastTime.withLock { $0 = 0 }
+        return true
     }
 
     // MARK: - Sessions

@@ -60,8 +60,9 @@ public struct UpdateServerAPI: Sendable {
     public func report(_ events: [DeviceEvent]) async throws(SlotError) -> ReportOutcome {
         let (head, data) = try await post("v1/events", body: events)
         if (200..<300).contains(head.status) { return .delivered }
-        // 429 is "later", not "never": the batch stays queued.
-        if head.status == 429 { throw Self.failure("/v1/events", head, data) }
+        // 429 is "later", not "never", and so is 401 (a session, a clock, a revocation
+        // that may be undone): the batch stays queued.
+        if head.status == 429 || head.status == 401 { throw Self.failure("/v1/events", head, data) }
         if (400..<500).contains(head.status) { return .rejected(Self.failure("/v1/events", head, data).message) }
         throw Self.failure("/v1/events", head, data)
     }
@@ -98,6 +99,8 @@ public struct UpdateServerAPI: Sendable {
                 identity.dropSession()
             case "session-invalid":
                 identity.dropSession()
+            case "clock-skew" where identity.adoptServerClock(answer.0.value(DeviceAuth.timeHeader)):
+                break
             case "unauthorized" where !retriedTime:
                 retriedTime = true  // a time the server already saw (another process in the same millisecond)
             default:
@@ -116,7 +119,7 @@ public struct UpdateServerAPI: Sendable {
             let exchangeKey = Curve25519.KeyAgreement.PrivateKey()
             let body = try Self.encode(
                 SessionRequest(clientId: identity.clientId, exchangeKey: exchangeKey.publicKey.rawRepresentation.base64EncodedString()))
-            let (head, data) = try send(client, "v1/session", body, headers: try signed("v1/session", body, identity))
+            let (head, data) = try sendSigned(client, "v1/session", body, identity)
             if head.status == 200 {
                 let grant: SessionGrant
                 do {
@@ -140,15 +143,25 @@ public struct UpdateServerAPI: Sendable {
             clientId: identity.clientId, publicKey: identity.key.publicKey.rawRepresentation.base64EncodedString(),
             token: try identity.enrollmentToken(server: server))
         let body = try Self.encode(request)
-        let (head, data) = try send(client, "v1/enroll", body, headers: try signed("v1/enroll", body, identity))
+        let (head, data) = try sendSigned(client, "v1/enroll", body, identity)
         guard head.status == 200, let answer = try? WireJSON.decoder().decode(EnrollAnswer.self, from: Data(data)) else {
             throw Self.failure("/v1/enroll", head, Data(data))
         }
         identity.enrolled(answer, server: server)
     }
 
-    private func signed(_ path: String, _ body: [UInt8], _ identity: DeviceIdentity) throws(SlotError) -> [String] {
-        try identity.key.signedHeaders(method: "POST", path: requestPath(path), body: body, timeMillis: identity.nextTimeMillis())
+    /// A request signed with the device key, sent again once with the
+    /// server's clock if it was refused as too far from it.
+    private func sendSigned(_ client: HTTPClient, _ path: String, _ body: [UInt8], _ identity: DeviceIdentity) throws(SlotError) -> (HTTPClient.Head, [UInt8]) {
+        func attempt() throws(SlotError) -> (HTTPClient.Head, [UInt8]) {
+            let headers = try identity.key.signedHeaders(method: "POST", path: requestPath(path), body: body, timeMillis: identity.nextTimeMillis())
+            return try send(client, path, body, headers: headers)
+        }
+        let answer = try attempt()
+        if answer.0.status == 401, Self.errorCode(answer.1) == "clock-skew", identity.adoptServerClock(answer.0.value(DeviceAuth.timeHeader)) {
+            return try attempt()
+        }
+        return answer
     }
 
     /// The path as the server sees it, which is what is signed.
