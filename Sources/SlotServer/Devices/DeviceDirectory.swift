@@ -83,6 +83,4 @@ final class DeviceDirectory: Sendable {
             return true
         }
     }
-
-    var count: Int { entries.withLock { $0.count } }
 }

@@ -50,8 +50,9 @@ public struct UpdateServerAPI: Sendable {
         }
     }
 
-    /// Whether the server took a batch of events. A 4xx means it never
-    /// will (malformed or unknown release): the batch is dropped, not retried.
+    /// Whether the server took a batch of events. A 4xx other than 401 and
+    /// 429 means it never will (malformed or unknown release): the batch is
+    /// dropped, not retried.
     public enum ReportOutcome: Sendable, Equatable {
         case delivered
         case rejected(String)
