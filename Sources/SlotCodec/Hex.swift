@@ -7,11 +7,16 @@ public enum Hex {
     public static func string<Bytes: Sequence>(_ bytes: Bytes) -> String where Bytes.Element == UInt8 {
         var out = [UInt8]()
         out.reserveCapacity(bytes.underestimatedCount * 2)
+        append(bytes, to: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// The digits of `bytes`, appended to a message being built.
+    public static func append<Bytes: Sequence>(_ bytes: Bytes, to out: inout [UInt8]) where Bytes.Element == UInt8 {
         for byte in bytes {
             out.append(digits[Int(byte >> 4)])
             out.append(digits[Int(byte & 0x0f)])
         }
-        return String(decoding: out, as: UTF8.self)
     }
 
     /// A number as exactly `digits` hex digits, zero-padded (CRC-32: 8).
@@ -28,7 +33,7 @@ public enum Hex {
     }
 
     /// Whether `text` is exactly `count` hex digits (either case).
-    public static func isDigits(_ text: String, count: Int) -> Bool {
+    public static func isDigits<Text: StringProtocol>(_ text: Text, count: Int) -> Bool {
         text.utf8.count == count && text.utf8.allSatisfy { byte in
             (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x46) || (byte >= 0x61 && byte <= 0x66)
         }
@@ -36,7 +41,11 @@ public enum Hex {
 
     /// The bytes `text` spells (either case, two digits a byte); nil for anything else.
     public static func bytes(_ text: String) -> [UInt8]? {
-        let utf8 = Array(text.utf8)
+        var text = text
+        return text.withUTF8 { bytes($0) }
+    }
+
+    private static func bytes(_ utf8: UnsafeBufferPointer<UInt8>) -> [UInt8]? {
         guard utf8.count % 2 == 0 else { return nil }
         var out = [UInt8]()
         out.reserveCapacity(utf8.count / 2)

@@ -50,8 +50,21 @@ public enum DeviceAuth {
     }
 
     /// The bytes a signature or MAC covers. `path` is the request target as sent.
+    /// Built byte by byte: the server makes one per check, on the event loop.
     public static func canonical(method: String, path: String, timeMillis: Int64, clientId: String, bodyDigest: SHA256.Digest) -> [UInt8] {
-        Array("slotctl-auth-v1\n\(method)\n\(path)\n\(timeMillis)\n\(clientId)\n\(Hex.string(bodyDigest))".utf8)
+        var out = [UInt8]()
+        out.reserveCapacity(96 + method.utf8.count + path.utf8.count + clientId.utf8.count)
+        out.append(contentsOf: "slotctl-auth-v1\n".utf8)
+        out.append(contentsOf: method.utf8)
+        out.append(0x0a)
+        out.append(contentsOf: path.utf8)
+        out.append(0x0a)
+        out.append(contentsOf: String(timeMillis).utf8)
+        out.append(0x0a)
+        out.append(contentsOf: clientId.utf8)
+        out.append(0x0a)
+        Hex.append(bodyDigest, to: &out)
+        return out
     }
 
     public static func canonical(method: String, path: String, timeMillis: Int64, clientId: String, body: [UInt8]) -> [UInt8] {
@@ -78,8 +91,8 @@ public enum DeviceAuth {
     /// A ticket is `v1.EXPIRY.NONCE`: the expiry (epoch seconds) in clear,
     /// since nothing but the server's secret turns it into a key.
     public static func ticketExpiry(_ ticket: String) -> Int64? {
-        let parts = ticket.split(separator: ".", omittingEmptySubsequences: false)
-        guard parts.count == 3, parts[0] == "v1", parts[2].utf8.count == 32, Hex.bytes(String(parts[2])) != nil else { return nil }
+        let parts = ticket.split(separator: ".", maxSplits: 2, omittingEmptySubsequences: false)
+        guard parts.count == 3, parts[0] == "v1", Hex.isDigits(parts[2], count: 32) else { return nil }
         return canonicalInteger(parts[1])
     }
 

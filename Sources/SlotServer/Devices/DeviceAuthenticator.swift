@@ -54,28 +54,31 @@ struct DeviceAuthenticator: Sendable {
             )
         }
         let time = try Self.checkedTime(timeText, nowMillis: nowMillis)
-        guard let expiry = DeviceAuth.ticketExpiry(ticket) else {
-            throw ServerError(.sessionInvalid, "the session ticket is malformed")
-        }
-        guard expiry * 1000 > nowMillis else { throw ServerError(.sessionInvalid, "the session expired; open a new one") }
-        // The MAC first: the session key comes from the server's secret, not from the
-        // directory, so a forged request is refused before it can cost a store lookup
-        // (an unknown id) or learn whether an id is enrolled or revoked.
+        // The MAC before anything else about the device: the session key comes from
+        // the server's secret, not from the directory, so a forged request is refused
+        // before it can cost a store lookup (an unknown id) or learn whether an id is
+        // enrolled or revoked. The entry only saves deriving the key again.
         let entry = directory.entry(clientId)
-        let key: SymmetricKey
-        if let session = entry?.session, session.ticket == ticket {
-            key = session.key
+        let session: DeviceDirectory.Session
+        if let cached = entry?.session, cached.ticket == ticket {
+            session = cached
         } else {
+            guard let expiry = DeviceAuth.ticketExpiry(ticket) else {
+                throw ServerError(.sessionInvalid, "the session ticket is malformed")
+            }
             guard let secret = directory.sessionSecret else { throw ServerError(.internal, "device sessions are not ready") }
-            key = DeviceAuth.sessionKey(secret: secret, clientId: clientId, ticket: ticket)
+            session = .init(ticket: ticket, key: DeviceAuth.sessionKey(secret: secret, clientId: clientId, ticket: ticket), expiryMillis: expiry * 1000)
         }
+        guard session.expiryMillis > nowMillis else { throw ServerError(.sessionInvalid, "the session expired; open a new one") }
+        let key = session.key
         let canonical = DeviceAuth.canonical(method: method, path: path, timeMillis: time, clientId: clientId, bodyDigest: bodyDigest)
         guard DeviceAuth.macMatches(mac, sessionKey: key, canonical: canonical) else {
             throw ServerError(.unauthorized, "the request's \(DeviceAuth.macHeader) does not verify: altered, or not made with this device's session")
         }
         guard let entry else { return .unknown(clientId) }
         guard !entry.revoked else { throw ServerError(.deviceRevoked, "device \(clientId) is revoked") }
-        guard directory.advance(clientId, to: time, session: (ticket, key)) else { throw Self.replay(clientId) }
+        let fresh = entry.session?.ticket == ticket ? nil : session
+        guard directory.advance(clientId, to: time, session: fresh) else { throw Self.replay(clientId) }
         return .device(clientId)
     }
 

@@ -16,8 +16,15 @@ final class DeviceDirectory: Sendable {
         let revoked: Bool
         /// Milliseconds: the time of the newest request accepted from this device.
         var lastTimeMillis: Int64
-        /// The session key of the ticket last used, so that it is derived once a session.
-        var session: (ticket: String, key: SymmetricKey)?
+        /// The ticket last used, so that its key is derived and its expiry parsed once a session.
+        var session: Session?
+    }
+
+    /// A session ticket that verified, with what it stands for.
+    struct Session: Sendable {
+        let ticket: String
+        let key: SymmetricKey
+        let expiryMillis: Int64
     }
 
     private let entries = Mutex<[String: Entry]>([:])
@@ -74,12 +81,11 @@ final class DeviceDirectory: Sendable {
     /// Records `timeMillis` as the device's newest request if it is newer
     /// than the last one (and the session key it used); false for a time
     /// already used (a replay).
-    func advance(_ clientId: String, to timeMillis: Int64, session: (ticket: String, key: SymmetricKey)? = nil) -> Bool {
+    func advance(_ clientId: String, to timeMillis: Int64, session: Session? = nil) -> Bool {
         entries.withLock { entries in
-            guard var entry = entries[clientId], timeMillis > entry.lastTimeMillis else { return false }
-            entry.lastTimeMillis = timeMillis
-            if let session { entry.session = session }
-            entries[clientId] = entry
+            guard let last = entries[clientId]?.lastTimeMillis, timeMillis > last else { return false }
+            entries[clientId]!.lastTimeMillis = timeMillis
+            if let session { entries[clientId]!.session = session }
             return true
         }
     }
