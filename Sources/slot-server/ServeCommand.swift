@@ -24,6 +24,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "postgres://user:pass@host:port/db[?sslmode=require] to share one PostgreSQL between instances (default: SQLite in --data).")
     var database: String?
 
+    @Option(help: "Where uploaded payloads live: 'database' (PostgreSQL rows: replicas share nothing else) or 'directory' (--data/payloads). Default: database with --database, else directory.")
+    var payloads: String?
+
     @Option(help: "File holding the admin bearer token (default: $SLOT_SERVER_ADMIN_TOKEN, else DATA/admin-token, generated).")
     var adminTokenFile: String?
 
@@ -91,6 +94,12 @@ struct ServeCommand: AsyncParsableCommand {
         default: throw ServerError(.configuration, "--tls-cert and --tls-key go together")
         }
         if let database { configuration.database = .postgres(try PostgresURL(database)) }
+        if let payloads {
+            guard let storage = PayloadStorage(rawValue: payloads) else {
+                throw ServerError(.configuration, "--payloads must be 'database' or 'directory', not '\(payloads)'")
+            }
+            configuration.payloadStorage = storage
+        }
         if let publicURL {
             guard HTTPURL.parse(publicURL) != nil else {
                 throw ServerError(.configuration, "--public-url must be an http(s) URL")

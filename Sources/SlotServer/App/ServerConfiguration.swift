@@ -37,6 +37,14 @@ public struct ServerConfiguration: Sendable {
     public var tls: TLSFiles?
     public var dataDirectory = "./slot-server-data"
     public var database: Database = .sqlite
+    /// Where payloads live; nil: the database for PostgreSQL (stateless
+    /// replicas), the data directory for SQLite.
+    public var payloadStorage: PayloadStorage?
+    public var effectivePayloadStorage: PayloadStorage {
+        if let payloadStorage { return payloadStorage }
+        if case .postgres = database { return .database }
+        return .directory
+    }
     public var adminToken: String
     /// Base URL for payload URLs handed to devices; nil: from the request's Host header.
     public var publicURL: String?

@@ -2,14 +2,14 @@ import Logging
 import Synchronization
 
 /// What every route shares: configuration, store, in-memory catalog, check-in
-/// recorder, metrics and the payload directory. One per server instance.
+/// recorder, metrics and the payload store. One per server instance.
 final class ServerState: Sendable {
     let configuration: ServerConfiguration
     let store: any MetadataStore
     let catalog: ReleaseCatalog
     let recorder: CheckInRecorder
     let metrics: ServerMetrics
-    let payloads: PayloadDirectory
+    let payloads: any PayloadStore
     let auth: AdminAuthenticator
     /// Rate limits of `/v1/check` and `/v1/events`.
     let limits: RequestLimits
@@ -28,7 +28,16 @@ final class ServerState: Sendable {
         self.catalog = ReleaseCatalog(store: store, freshness: freshness)
         self.recorder = CheckInRecorder()
         self.metrics = metrics
-        self.payloads = PayloadDirectory(root: configuration.dataDirectory)
+        let directory = PayloadDirectory(root: configuration.dataDirectory)
+        switch configuration.effectivePayloadStorage {
+        case .directory:
+            self.payloads = directory
+        case .database:
+            guard let postgres = store as? PostgresStore else {
+                throw ServerError(.configuration, "--payloads database needs --database postgres://…; SQLite keeps payloads in --data")
+            }
+            self.payloads = DatabasePayloads(store: postgres, fallback: directory)
+        }
         self.auth = AdminAuthenticator(token: configuration.adminToken)
         self.limits = RequestLimits(configuration.rateLimits)
         self.deviceAuth = DeviceAuthenticator(directory: DeviceDirectory(store: store), allowAnonymous: configuration.allowAnonymousDevices)

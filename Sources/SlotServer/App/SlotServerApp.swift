@@ -22,8 +22,8 @@ public enum SlotServerApp {
         metrics: ServerMetrics = ServerMetrics(),
         onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) async throws(ServerError) -> App {
-        let payloads = PayloadDirectory(root: configuration.dataDirectory)
-        try payloads.prepare()
+        // The data directory holds payloads (or those from before --payloads database), uploads and the SQLite file.
+        try PayloadDirectory(root: configuration.dataDirectory).prepare()
 
         var services: [any Service] = []
         let store: any MetadataStore
@@ -76,8 +76,9 @@ public enum SlotServerApp {
             try await store.migrate()
             try await state.catalog.reload()
             try await state.deviceAuth.directory.start()
+            await state.payloads.removeStaleUploads()
             metrics.updatePaused(state.catalog.published)
-            logger.info("slot-server: \(storeDescription(configuration)), payloads in \(payloads.payloads)")
+            logger.info("slot-server: \(storeDescription(configuration)), payloads in \(state.payloads.description)")
         }
         return app
     }

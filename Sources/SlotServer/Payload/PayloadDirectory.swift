@@ -1,4 +1,6 @@
 import Foundation
+import Hummingbird
+import NIOCore
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -6,11 +8,17 @@ import Glibc
 /// The payload store on disk: `DATA/payloads/<release id>` for published
 /// payloads, `DATA/uploads/` for uploads in progress. Release ids are validated
 /// (``Identifier``) before they ever become part of a path.
-struct PayloadDirectory: Sendable {
+struct PayloadDirectory: PayloadStore {
     let root: String
+    private let fileIO = FileIO()
+
+    init(root: String) {
+        self.root = root
+    }
 
     var payloads: String { root + "/payloads" }
     var uploads: String { root + "/uploads" }
+    var description: String { payloads }
 
     func prepare() throws(ServerError) {
         for directory in [root, payloads, uploads] {
@@ -20,31 +28,70 @@ struct PayloadDirectory: Sendable {
                 throw ServerError(.configuration, "cannot create the data directory \(directory)", cause: error)
             }
         }
-        removeStaleUploads(olderThan: 24 * 3600)
     }
 
     func payloadPath(id: Identifier) -> String { payloads + "/" + id.value }
 
-    func newUploadPath(id: Identifier) -> String {
-        uploads + "/" + id.value + "." + UUID().uuidString.lowercased() + ".part"
+    func beginUpload(_ id: Identifier) async throws(ServerError) -> any PayloadUpload {
+        let path = uploads + "/" + id.value + "." + UUID().uuidString.lowercased() + ".part"
+        return FileUpload(file: try PayloadFile(creating: path), target: payloadPath(id: id), directory: payloads)
     }
 
-    /// Makes an upload durable and visible under the release id: fsync the file,
-    /// rename it into `payloads/`, fsync the directory.
-    func publish(_ tempPath: String, as id: Identifier) async throws(ServerError) {
-        let target = payloadPath(id: id)
-        let directory = payloads
+    func read(_ id: Identifier, range: ClosedRange<Int>, context: SlotRequestContext) async throws(ServerError) -> ResponseBody {
+        do {
+            return try await fileIO.loadFile(path: payloadPath(id: id), range: range, context: context)
+        } catch {
+            throw ServerError.notFound("the payload of release \(id) is not stored on this server")
+        }
+    }
+
+    /// Leftovers of uploads cut off by a crash. Young ones may belong to another
+    /// instance sharing the directory, so only old ones go.
+    func removeStaleUploads() async {
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: uploads) else { return }
+        let now = Date()
+        for name in names where name.hasSuffix(".part") {
+            let path = uploads + "/" + name
+            if let modified = (try? FileManager.default.attributesOfItem(atPath: path))?[.modificationDate] as? Date,
+                now.timeIntervalSince(modified) > PayloadChunks.staleUploadSeconds
+            {
+                unlink(path)
+            }
+        }
+    }
+}
+
+/// An upload into a temp file, published by fsync, rename and a directory fsync.
+private final class FileUpload: PayloadUpload {
+    let file: PayloadFile
+    let target: String
+    let directory: String
+
+    init(file: PayloadFile, target: String, directory: String) {
+        self.file = file
+        self.target = target
+        self.directory = directory
+    }
+
+    func append(_ buffer: ByteBuffer) async throws(ServerError) {
+        try buffer.withUnsafeReadableBytes { (bytes) throws(ServerError) in try file.write(bytes) }
+    }
+
+    func commit(size: UInt64) async throws(ServerError) {
+        file.close()
+        let (temp, target, directory) = (file.path, target, directory)
         try await BlockingIO.run { () throws(ServerError) in
-            try Self.fsync(path: tempPath, flags: O_RDONLY)
-            if rename(tempPath, target) != 0 {
+            try Self.fsync(path: temp, flags: O_RDONLY)
+            if rename(temp, target) != 0 {
                 throw ServerError.io("cannot move the upload to \(target)", cause: POSIXErrorCode(rawValue: errno).map { POSIXError($0) })
             }
             try Self.fsync(path: directory, flags: O_RDONLY | O_DIRECTORY)
         }
     }
 
-    func remove(_ path: String) {
-        unlink(path)
+    func discard() async {
+        file.close()
+        unlink(file.path)
     }
 
     private static func fsync(path: String, flags: Int32) throws(ServerError) {
@@ -53,21 +100,6 @@ struct PayloadDirectory: Sendable {
         defer { close(fd) }
         if Glibc.fsync(fd) != 0 {
             throw ServerError.io("fsync of \(path) failed", cause: POSIXErrorCode(rawValue: errno).map { POSIXError($0) })
-        }
-    }
-
-    /// Leftovers of uploads cut off by a crash. Young ones may belong to another
-    /// instance sharing the directory, so only old ones go.
-    private func removeStaleUploads(olderThan seconds: TimeInterval) {
-        guard let names = try? FileManager.default.contentsOfDirectory(atPath: uploads) else { return }
-        let now = Date()
-        for name in names where name.hasSuffix(".part") {
-            let path = uploads + "/" + name
-            if let modified = (try? FileManager.default.attributesOfItem(atPath: path))?[.modificationDate] as? Date,
-                now.timeIntervalSince(modified) > seconds
-            {
-                unlink(path)
-            }
         }
     }
 }

@@ -5,7 +5,7 @@ import Glibc
 
 /// A payload being received: an exclusive temp file written with plain
 /// `write(2)` calls (page-cache writes; the one blocking fsync happens in
-/// ``PayloadDirectory/publish(_:as:)`` on its own thread).
+/// ``PayloadDirectory``'s commit, on its own thread).
 final class PayloadFile {
     let path: String
     private var fd: Int32

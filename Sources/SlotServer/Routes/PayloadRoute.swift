@@ -8,7 +8,6 @@ import SlotWire
 /// change once published, so they are cacheable forever.
 struct PayloadRoute {
     let state: ServerState
-    let fileIO = FileIO()
 
     func register(on router: Router<SlotRequestContext>) {
         router.get("/v1/payloads/:id") { request, context in try await handle(request, context: context, head: false) }
@@ -35,7 +34,6 @@ struct PayloadRoute {
         var range = ByteRange.parse(request.headers[.range], size: size)
         if let ifRange = request.headers[.ifRange], ifRange != etag { range = .full }
 
-        let path = state.payloads.payloadPath(id: id)
         switch range {
         case .unsatisfiable:
             throw ServerError(
@@ -44,23 +42,14 @@ struct PayloadRoute {
         case .full:
             headers[.contentLength] = String(size)
             if head || size == 0 { return Response(status: .ok, headers: headers) }
-            return Response(status: .ok, headers: headers, body: try await body(path, 0...Int(size - 1), context))
+            return Response(status: .ok, headers: headers, body: try await state.payloads.read(id, range: 0...Int(size - 1), context: context))
         case .partial(let bytes):
             headers[.contentRange] = "bytes \(bytes.lowerBound)-\(bytes.upperBound)/\(size)"
             headers[.contentLength] = String(bytes.count)
             if head { return Response(status: .partialContent, headers: headers) }
             return Response(
                 status: .partialContent, headers: headers,
-                body: try await body(path, Int(bytes.lowerBound)...Int(bytes.upperBound), context))
-        }
-    }
-
-    private func body(_ path: String, _ range: ClosedRange<Int>, _ context: SlotRequestContext) async throws(ServerError) -> ResponseBody {
-        do {
-            return try await fileIO.loadFile(path: path, range: range, context: context)
-        } catch {
-            // Published in the database but not in this instance's data directory.
-            throw ServerError.notFound("the payload of this release is not stored on this server")
+                body: try await state.payloads.read(id, range: Int(bytes.lowerBound)...Int(bytes.upperBound), context: context))
         }
     }
 

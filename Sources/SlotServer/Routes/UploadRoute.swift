@@ -3,8 +3,8 @@ import Hummingbird
 import NIOCore
 import SlotWire
 
-/// `PUT /v1/releases/{id}/payload` (admin): the payload, streamed to a temp
-/// file and verified against the signed manifest as it arrives. Only a
+/// `PUT /v1/releases/{id}/payload` (admin): the payload, streamed into the
+/// payload store and verified against the signed manifest as it arrives. Only a
 /// complete, matching upload is moved into place and published; anything else
 /// leaves no trace but a 4xx.
 struct UploadRoute {
@@ -36,36 +36,34 @@ struct UploadRoute {
         guard claimed else { throw ServerError.conflict("an upload of release \(id) is already in progress") }
         defer { _ = state.uploadsInProgress.withLock { $0.remove(id.value) } }
 
-        let tempPath = state.payloads.newUploadPath(id: id)
-        var published = false
-        defer { if !published { state.payloads.remove(tempPath) } }
-
-        let payloadSHA256 = try await receive(request.body, into: tempPath, manifest: release)
-        try await state.payloads.publish(tempPath, as: id)
-        published = true
+        let upload = try await state.payloads.beginUpload(id)
+        let payloadSHA256: String
+        do throws(ServerError) {
+            let verifier = try UploadVerifier(manifest: release.manifest)
+            try await receive(request.body, into: upload, verifier: verifier)
+            payloadSHA256 = try verifier.finish()
+            try await upload.commit(size: verifier.payloadBytes)
+        } catch {
+            await upload.discard()
+            throw error
+        }
         let record = try await state.store.publishRelease(id: id.value, payloadSHA256: payloadSHA256, atMillis: Timestamp.nowMillis())
         state.logger.info("release \(id) published (\(manifest.payloadSize) payload bytes verified)")
         await state.releasesChanged()
         return try JSONBody.response(ReleaseInfo(record))
     }
 
-    /// Streams the body to `path`, verifying as it goes; returns the payload's SHA-256.
-    private func receive(_ body: RequestBody, into path: String, manifest release: ReleaseRecord) async throws(ServerError) -> String {
-        let file = try PayloadFile(creating: path)
-        defer { file.close() }
-        let verifier = try UploadVerifier(manifest: release.manifest)
+    /// Streams the body into the upload, verifying every byte before it is kept.
+    private func receive(_ body: RequestBody, into upload: any PayloadUpload, verifier: UploadVerifier) async throws(ServerError) {
         do {
             for try await buffer in body {
-                try buffer.withUnsafeReadableBytes { (bytes) throws(ServerError) in
-                    try verifier.update(bytes)
-                    try file.write(bytes)
-                }
+                try buffer.withUnsafeReadableBytes { (bytes) throws(ServerError) in try verifier.update(bytes) }
+                try await upload.append(buffer)
             }
         } catch let error as ServerError {
             throw error
         } catch {
             throw ServerError.badRequest("the upload was cut off", cause: error)
         }
-        return try verifier.finish()
     }
 }

@@ -86,6 +86,33 @@ enum PostgresSchema {
         "CREATE TABLE IF NOT EXISTS server_secrets (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
     ]
 
+    /// Payloads in the database (`serve --payloads database`): each upload
+    /// under its own id, in fixed-size chunks; `completed_ms` is set once every
+    /// byte is in and verified, and only a completed upload is ever read.
+    /// Chunks are stored uncompressed (STORAGE EXTERNAL): payloads are images
+    /// or gzip, which pglz would only try and fail to shrink.
+    static let v4 = [
+        """
+        CREATE TABLE IF NOT EXISTS payload_uploads (
+          upload_id TEXT PRIMARY KEY,
+          release_id TEXT NOT NULL,
+          chunk_size INTEGER NOT NULL,
+          started_ms BIGINT NOT NULL,
+          completed_ms BIGINT
+        )
+        """,
+        "CREATE INDEX IF NOT EXISTS payload_uploads_release ON payload_uploads (release_id, completed_ms)",
+        """
+        CREATE TABLE IF NOT EXISTS payload_chunks (
+          upload_id TEXT NOT NULL REFERENCES payload_uploads (upload_id) ON DELETE CASCADE,
+          seq INTEGER NOT NULL,
+          data BYTEA NOT NULL,
+          PRIMARY KEY (upload_id, seq)
+        )
+        """,
+        "ALTER TABLE payload_chunks ALTER COLUMN data SET STORAGE EXTERNAL",
+    ]
+
     /// Enrolments and revocations take it, so `change_seq` is handed out in
     /// commit order and a replica reading "after N" never skips a row.
     static let deviceKeysLockKey: Int64 = 0x736c_6f74_6b65_7973  // "slotkeys"

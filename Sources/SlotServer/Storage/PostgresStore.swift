@@ -26,7 +26,7 @@ public final class PostgresStore: MetadataStore, Service {
     public func migrate() async throws(ServerError) {
         try await transaction("migrating the PostgreSQL schema") { connection, logger in
             try await connection.query("SELECT pg_advisory_xact_lock(\(PostgresSchema.migrationLockKey))", logger: logger)
-            for statement in PostgresSchema.v1 + PostgresSchema.v2 + PostgresSchema.v3 {
+            for statement in PostgresSchema.v1 + PostgresSchema.v2 + PostgresSchema.v3 + PostgresSchema.v4 {
                 try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
             }
         }
@@ -260,7 +260,7 @@ public final class PostgresStore: MetadataStore, Service {
     // MARK: - Device identity
 
     public func insertEnrollToken(_ token: EnrollTokenRecord) async throws(ServerError) {
-        try await query("storing an enrolment token") { connection, logger in
+        _ = try await query("storing an enrolment token") { connection, logger in
             try await connection.query(
                 """
                 INSERT INTO enroll_tokens (sha256, product, created_ms, expires_ms)
@@ -366,7 +366,7 @@ public final class PostgresStore: MetadataStore, Service {
         }
     }
 
-    private func query<T: Sendable>(
+    func query<T: Sendable>(
         _ what: String, _ body: (PostgresConnection, Logger) async throws -> T
     ) async throws(ServerError) -> T {
         do {
@@ -378,7 +378,7 @@ public final class PostgresStore: MetadataStore, Service {
         }
     }
 
-    private func transaction<T: Sendable>(
+    func transaction<T: Sendable>(
         _ what: String, _ body: (PostgresConnection, Logger) async throws -> T
     ) async throws(ServerError) -> T {
         do {

@@ -43,6 +43,23 @@ enum PostgresTestDatabase {
     }
 }
 
+extension PostgresTestDatabase {
+    /// The one number `sql` selects in the database at `url` (a row count the test expects).
+    static func number(_ url: String, _ sql: String) async throws -> Int64 {
+        let parsed = try PostgresURL(url)
+        let connection = try await PostgresConnection.connect(
+            configuration: .init(
+                host: parsed.host, port: parsed.port, username: parsed.username, password: parsed.password,
+                database: parsed.database, tls: .disable),
+            id: 2, logger: TestSupport.logger)
+        defer { Task { try? await connection.close() } }
+        for try await value in try await connection.query(PostgresQuery(unsafeSQL: sql), logger: TestSupport.logger).decode(Int64.self) {
+            return value
+        }
+        throw ServerError(.internal, "\(sql) selected nothing")
+    }
+}
+
 /// Runs `body` with a fresh, migrated store of `kind`, torn down afterwards.
 func withStore<T>(_ kind: StoreKind, _ body: (any MetadataStore) async throws -> T) async throws -> T {
     switch kind {
