@@ -39,9 +39,9 @@ stop_cluster() {
 trap stop_cluster EXIT
 
 as_postgres "$PGBIN/initdb" -D "$WORK/data" -U postgres -A trust -E UTF8 --locale=C >/dev/null
-# fsync off: a throwaway cluster for tests only.
+# fsync off: a throwaway cluster for tests only (PG_FSYNC=on for benchmarks).
 as_postgres "$PGBIN/pg_ctl" -D "$WORK/data" -l "$WORK/postgres.log" -w \
-    -o "-p $PORT -k $WORK -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200" start >/dev/null
+    -o "-p $PORT -k $WORK -c listen_addresses=127.0.0.1 -c fsync=${PG_FSYNC:-off} -c max_connections=200" start >/dev/null
 psql -q -h 127.0.0.1 -p "$PORT" -U postgres -d postgres -c "CREATE DATABASE slot_test" >/dev/null
 
 export SLOT_TEST_POSTGRES_URL="postgres://postgres@127.0.0.1:$PORT/slot_test"

@@ -75,13 +75,15 @@ enum PayloadChunks {
     static let staleUploadSeconds: Double = 24 * 3600
 }
 
-/// Accumulates the request body into full chunks and inserts each one.
+/// Accumulates the request body into full chunks and inserts each one while
+/// the next arrives: one insert in flight, so at most two chunks in memory.
 private final class ChunkedUpload: PayloadUpload {
     let store: PostgresStore
     let upload: String
     private var pending = ByteBuffer()
     private var seq = 0
     private var stored: UInt64 = 0
+    private var inFlight: Task<ServerError?, Never>?
 
     init(store: PostgresStore, upload: String) {
         self.store = store
@@ -99,6 +101,7 @@ private final class ChunkedUpload: PayloadUpload {
 
     func commit(size: UInt64) async throws(ServerError) {
         if pending.readableBytes > 0 { try await flush(pending.readSlice(length: pending.readableBytes)!) }
+        try await settle()
         guard stored == size else {
             throw ServerError(.internal, "kept \(stored) bytes of a \(size)-byte upload")
         }
@@ -106,12 +109,29 @@ private final class ChunkedUpload: PayloadUpload {
     }
 
     func discard() async {
+        _ = await inFlight?.value
         try? await store.removePayloadUpload(upload)
     }
 
     private func flush(_ chunk: ByteBuffer) async throws(ServerError) {
-        try await store.insertPayloadChunk(upload, seq: seq, data: chunk)
-        seq += 1
+        try await settle()
+        let (store, upload, seq) = (store, upload, seq)
+        inFlight = Task {
+            do throws(ServerError) {
+                try await store.insertPayloadChunk(upload, seq: seq, data: chunk)
+                return nil
+            } catch {
+                return error
+            }
+        }
+        self.seq += 1
         stored += UInt64(chunk.readableBytes)
+    }
+
+    /// Waits for the insert in flight; its failure is the upload's.
+    private func settle() async throws(ServerError) {
+        guard let task = inFlight else { return }
+        inFlight = nil
+        if let error = await task.value { throw error }
     }
 }
