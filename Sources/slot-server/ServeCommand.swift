@@ -36,7 +36,7 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Base64 Ed25519 public key file (release.pub); deploys whose signature does not verify are refused.")
     var releaseKey: String?
 
-    @Option(help: "Base64 Ed25519 private key that signs the freshness statement on every check answer (default: DATA/online.key, generated with DATA/online.pub). Replicas share one.")
+    @Option(help: "Base64 Ed25519 private key that signs the freshness statement on every check answer (default: DATA/online.key, generated with DATA/online.pub; with --database and no DATA/online.key, a key kept in the database, which every replica shares, its public half written to DATA/online.pub).")
     var onlineKey: String?
 
     @Option(help: "Seconds a freshness statement stays valid: how long a frozen or replaying server can hold a device back.")
@@ -122,10 +122,15 @@ struct ServeCommand: AsyncParsableCommand {
         guard (30...86400).contains(freshness) else {
             throw ServerError(.configuration, "--freshness must be 30 to 86400 seconds")
         }
-        let online = try OnlineKey.resolve(file: onlineKey, dataDirectory: data)
-        configuration.onlineKey = online.privateKey
         configuration.freshnessLifetime = freshness
-        printErr("slot-server: online key from \(online.source); devices pin its public half ([update] server-key): \(online.publicKey)")
+        if onlineKey == nil, database != nil, !FileManager.default.fileExists(atPath: data + "/online.key") {
+            // Replicas on one database share the key through it: nothing to copy between them.
+            configuration.onlineKeyInStore = true
+        } else {
+            let online = try OnlineKey.resolve(file: onlineKey, dataDirectory: data)
+            configuration.onlineKey = online.privateKey
+            printErr("slot-server: online key from \(online.source); devices pin its public half ([update] server-key): \(online.publicKey)")
+        }
         guard deviceRate >= 0, addressRate >= 0 else {
             throw ServerError(.configuration, "--device-rate and --address-rate must be 0 (no limit) or positive")
         }

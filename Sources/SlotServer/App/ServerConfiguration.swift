@@ -55,6 +55,10 @@ public struct ServerConfiguration: Sendable {
     /// every check answer; nil: answers carry none (devices that pin a
     /// server key refuse them).
     public var onlineKey: String?
+    /// Sign with the online key kept in the database instead (made by the
+    /// first replica to start), its public half written to `DATA/online.pub`:
+    /// what `serve --database` does when given no key file.
+    public var onlineKeyInStore = false
     /// Seconds a freshness statement stays valid.
     public var freshnessLifetime: Int64 = 300
     /// `serve --allow-anonymous-devices`: checks and events without device

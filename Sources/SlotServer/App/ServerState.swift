@@ -22,8 +22,11 @@ final class ServerState: Sendable {
     init(configuration: ServerConfiguration, store: any MetadataStore, metrics: ServerMetrics, logger: Logger) throws(ServerError) {
         self.configuration = configuration
         self.store = store
-        let freshness = try configuration.onlineKey.map { (key) throws(ServerError) in
-            try FreshnessSigner(privateKeyBase64: key, lifetime: configuration.freshnessLifetime)
+        var freshness: FreshnessSigner?
+        if let key = configuration.onlineKey {
+            freshness = try FreshnessSigner(privateKeyBase64: key, lifetime: configuration.freshnessLifetime)
+        } else if configuration.onlineKeyInStore {
+            freshness = FreshnessSigner(lifetime: configuration.freshnessLifetime)  // the key comes at start
         }
         self.catalog = ReleaseCatalog(store: store, freshness: freshness)
         self.recorder = CheckInRecorder()

@@ -74,6 +74,12 @@ public enum SlotServerApp {
         app.beforeServerStarts {
             // The store runs as a service by now (PostgreSQL needs its pool running).
             try await store.migrate()
+            if configuration.onlineKeyInStore, let signer = state.catalog.freshness {
+                let publicFile = configuration.dataDirectory + "/online.pub"
+                let key = try await OnlineKey.fromStore(store, publicKeyFile: publicFile)
+                try signer.use(key.privateKey)
+                logger.info("slot-server: online key from the database, shared by every replica; devices pin its public half ([update] server-key, written to \(publicFile)): \(key.publicKey)")
+            }
             try await state.catalog.reload()
             try await state.deviceAuth.directory.start()
             await state.payloads.removeStaleUploads()

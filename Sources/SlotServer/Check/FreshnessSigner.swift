@@ -1,4 +1,6 @@
+import Crypto
 import Foundation
+import SlotCodec
 import Synchronization
 import SlotWire
 
@@ -15,17 +17,27 @@ final class FreshnessSigner: Sendable {
         var header: String
     }
 
-    private let privateKey: String
+    /// nil until the key is known: a key kept in the database is read at start.
+    private let privateKey = Mutex<String?>(nil)
     /// Seconds a statement stays valid.
     let lifetime: Int64
     private let current = Mutex<Current?>(nil)
 
-    init(privateKeyBase64: String, lifetime: Int64) throws(ServerError) {
+    init(lifetime: Int64) {
+        self.lifetime = max(lifetime, 10)
+    }
+
+    convenience init(privateKeyBase64: String, lifetime: Int64) throws(ServerError) {
+        self.init(lifetime: lifetime)
+        try use(privateKeyBase64)
+    }
+
+    /// Signs with `privateKeyBase64` from now on.
+    func use(_ privateKeyBase64: String) throws(ServerError) {
         guard (try? ReleaseSignature.privateKey(fromBase64: privateKeyBase64)) != nil else {
             throw ServerError(.configuration, "the online key is not a base64 Ed25519 private key")
         }
-        self.privateKey = privateKeyBase64
-        self.lifetime = max(lifetime, 10)
+        privateKey.withLock { $0 = privateKeyBase64 }
     }
 
     /// The `Slot-Freshness` value to send now, if one was signed.
@@ -37,9 +49,9 @@ final class FreshnessSigner: Sendable {
             guard let current else { return true }
             return current.version != version || now - current.signedAt >= lifetime / 5
         }
-        guard due else { return }
+        guard due, let key = privateKey.withLock({ $0 }) else { return }
         let statement = FreshnessStatement(catalogVersion: version, expiresAt: now + lifetime)
-        guard let header = try? statement.signedHeader(privateKeyBase64: privateKey) else { return }
+        guard let header = try? statement.signedHeader(privateKeyBase64: key) else { return }
         current.withLock { current in
             // A slower refresh never replaces a newer version.
             if let existing = current, existing.version > version { return }
@@ -50,9 +62,29 @@ final class FreshnessSigner: Sendable {
 
 /// Where `serve` takes the online key from: `--online-key`, else
 /// `DATA/online.key`, generated (mode 0600, with `online.pub` beside it) on
-/// first start. Replicas on one database must share one key: pass the same
-/// file to each.
+/// first start; with PostgreSQL and neither of those, the database (see
+/// ``fromStore(_:publicKeyFile:)``), so that replicas share one key.
 public enum OnlineKey {
+    /// The key kept in the store as a shared secret (32 random bytes: an
+    /// Ed25519 seed), made by the first replica to start; every replica
+    /// writes its public half to `publicKeyFile` for the operator to give
+    /// devices. Whoever can read the database can then sign freshness
+    /// statements, which hold devices back at most (never introduce a
+    /// release); a key file per replica (`--online-key`) avoids that.
+    static func fromStore(_ store: any MetadataStore, publicKeyFile: String) async throws(ServerError) -> (privateKey: String, publicKey: String) {
+        let hex = try await store.sharedSecret(named: "online-key")
+        guard let seed = Hex.bytes(hex), seed.count == 32,
+            let key = try? Curve25519.Signing.PrivateKey(rawRepresentation: seed)
+        else { throw ServerError.storage("the stored online key is not 32 bytes of hex") }
+        let publicKey = key.publicKey.rawRepresentation.base64EncodedString()
+        // The database is what signs: a file left from another database gives way.
+        if (try? KeyFiles.read(publicKeyFile, what: "online public key")) != publicKey {
+            try? FileManager.default.removeItem(atPath: publicKeyFile)
+            try KeyFiles.write(publicKey + "\n", to: publicKeyFile, mode: 0o644)
+        }
+        return (key.rawRepresentation.base64EncodedString(), publicKey)
+    }
+
     public static func resolve(file: String?, dataDirectory: String) throws(ServerError) -> (privateKey: String, publicKey: String, source: String) {
         let path = file ?? dataDirectory + "/online.key"
         if file != nil || FileManager.default.fileExists(atPath: path) {

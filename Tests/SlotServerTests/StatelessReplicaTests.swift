@@ -6,9 +6,10 @@ import SlotWire
 import Testing
 
 /// Stateless replicas: two instances with nothing in common but PostgreSQL
-/// (each its own data directory), payloads kept as rows of the database.
-@Suite("Payloads in PostgreSQL", .serverThreads)
-struct PayloadReplicaTests {
+/// (each its own data directory): payloads kept as rows of the database, and
+/// one online key.
+@Suite("Replicas that share nothing but PostgreSQL", .serverThreads)
+struct StatelessReplicaTests {
     @Test("a payload uploaded through one replica downloads from the other, whole and by Range; a bad upload leaves no row",
           .enabled(if: PostgresTestDatabase.isConfigured, PostgresTestDatabase.skipReason))
     func payloadFromAnotherReplica() async throws {
@@ -79,6 +80,37 @@ struct PayloadReplicaTests {
                 let offered = try await b.http.check("replica-device").json(Release.self)
                 #expect(offered.id == release.id && offered.sha256 == prepared.manifest.sha256)
             }
+        }
+    }
+
+    @Test("replicas with their own data directories sign freshness with one key, kept in the database",
+          .enabled(if: PostgresTestDatabase.isConfigured, PostgresTestDatabase.skipReason))
+    func onlineKeyFromTheDatabase() async throws {
+        let databaseURL = try await PostgresTestDatabase.create()
+        var configurations: [ServerConfiguration] = []
+        for _ in 0..<2 {
+            var configuration = try await makeServerConfiguration(.postgres, databaseURL: databaseURL)
+            configuration.onlineKeyInStore = true
+            configurations.append(configuration)
+        }
+        defer { for configuration in configurations { TestSupport.remove(configuration.dataDirectory) } }
+        try await withServer(configurations[0]) { a in
+            try await withServer(configurations[1]) { b in
+                let published = try configurations.map { try String(contentsOfFile: $0.dataDirectory + "/online.pub", encoding: .utf8) }
+                #expect(published[0] == published[1], "both replicas publish the same public key")
+                let key = try ReleaseSignature.publicKey(fromBase64: published[0].trimmingCharacters(in: .whitespacesAndNewlines))
+                for server in [a, b] {
+                    let answer = try await server.http.check("any-device")
+                    let header = try #require(answer.headers[HTTPFields.Element.Name(FreshnessStatement.headerName)!])
+                    let statement = try FreshnessStatement.verified(header: header, publicKey: key)
+                    #expect(statement.expiresAt > Int64(Date().timeIntervalSince1970))
+                }
+            }
+        }
+        // A restart keeps the key: devices that pinned it go on accepting answers.
+        try await withServer(configurations[1]) { _ in
+            let again = try String(contentsOfFile: configurations[1].dataDirectory + "/online.pub", encoding: .utf8)
+            #expect(again == (try String(contentsOfFile: configurations[0].dataDirectory + "/online.pub", encoding: .utf8)))
         }
     }
 
