@@ -38,6 +38,12 @@ struct DeployCommand: AsyncParsableCommand {
     @Option(help: "End (exclusive) of the experiment arm's bucket range, percent.")
     var armEnd: Double?
 
+    @Option(help: "Health gate: at most this many devices in trial at once (offered it, not yet marked-good or failed); more are let in as they confirm. 0: no gate, the percentage alone decides (default: the server's, 100).")
+    var maxInTrial: Int?
+
+    @Option(help: "Seconds after which a device in trial that never reported stops holding a place (default: the server's, 3600).")
+    var trialTimeout: Int?
+
     @Option(help: "Serve the payload from this external URL (CDN) instead of uploading it.")
     var url: String?
 
@@ -62,6 +68,8 @@ struct DeployCommand: AsyncParsableCommand {
             options.rolloutPercent = rollout
             options.gzip = gzip
             options.externalURL = url
+            options.maxInTrial = maxInTrial
+            options.trialTimeoutSeconds = trialTimeout
             if let experiment, let armStart, let armEnd {
                 options.experiment = ExperimentArm(name: experiment, start: armStart, end: armEnd)
             }

@@ -218,6 +218,47 @@ enum StoreContract {
             #expect(try await store.eventTally(releaseId: "none") == EventTally(reportingDevices: 0, failedDevices: 0, devicesByType: [:]))
         }
     }
+
+    /// The health gate's admissions: at most `max` in trial, an admitted device
+    /// stays admitted, outcomes and timeouts free places; racing admissions
+    /// never take more than the places there are.
+    static func trialAdmissions(_ kind: StoreKind) async throws {
+        try await withStore(kind) { store in
+            func admit(_ client: String, max: Int = 2, cutoff: Int64 = 0, at: Int64 = 1000) async throws -> Bool {
+                try await store.admitTrial(releaseId: "rel-1", clientId: client, max: max, cutoffMillis: cutoff, atMillis: at)
+            }
+            #expect(try await admit("d1"))
+            #expect(try await admit("d2"))
+            #expect(try await !admit("d3"), "two places, both taken")
+            #expect(try await admit("d1"), "admitted once, admitted again")
+            #expect(try await store.trialCounts(releaseId: "rel-1", cutoffMillis: 0) == TrialCounts(inTrial: 2))
+            // d1 confirms: its place goes to d3. Events for other releases or of other types change nothing.
+            try await store.insertEvents(
+                [
+                    DeviceEvent(clientId: "d1", releaseId: "rel-1", type: .markedGood, detail: nil, at: "t"),
+                    DeviceEvent(clientId: "d2", releaseId: "rel-1", type: .installed, detail: nil, at: "t"),
+                    DeviceEvent(clientId: "d2", releaseId: "rel-9", type: .fellBack, detail: nil, at: "t"),
+                ], receivedAtMillis: 2000)
+            #expect(try await admit("d3", at: 3000))
+            #expect(try await !admit("d4", at: 3000))
+            try await store.insertEvents([DeviceEvent(clientId: "d2", releaseId: "rel-1", type: .fellBack, detail: nil, at: "t")], receivedAtMillis: 4000)
+            #expect(try await store.trialCounts(releaseId: "rel-1", cutoffMillis: 0) == TrialCounts(inTrial: 1, confirmed: 1, failed: 1))
+            // d3 (admitted at 3000) times out once the cutoff passes it.
+            #expect(try await store.trialCounts(releaseId: "rel-1", cutoffMillis: 3001) == TrialCounts(inTrial: 0, confirmed: 1, failed: 1, timedOut: 1))
+            #expect(try await admit("d4", max: 1, cutoff: 3001, at: 5000))
+            #expect(try await !admit("d5", max: 1, cutoff: 3001, at: 5000))
+            #expect(try await store.trialCounts(releaseId: "rel-2", cutoffMillis: 0) == TrialCounts())
+
+            // Forty admissions racing for five places.
+            let admitted = try await withThrowingTaskGroup(of: Bool.self) { group in
+                for i in 0..<40 {
+                    group.addTask { try await store.admitTrial(releaseId: "rel-race", clientId: "r\(i)", max: 5, cutoffMillis: 0, atMillis: 1) }
+                }
+                return try await group.reduce(0) { $0 + ($1 ? 1 : 0) }
+            }
+            #expect(admitted == 5)
+        }
+    }
 }
 
 @Suite("Storage contract on SQLite", .serverThreads)
@@ -232,6 +273,7 @@ struct SQLiteStoreTests {
     @Test func racingArmsOnlyOneWins() async throws { try await StoreContract.racingArmsOnlyOneWins(.sqlite) }
     @Test func devicesCoalesceAndPage() async throws { try await StoreContract.devicesCoalesceAndPage(.sqlite) }
     @Test func eventsTallyDistinctDevices() async throws { try await StoreContract.eventsTallyDistinctDevices(.sqlite) }
+    @Test func trialAdmissions() async throws { try await StoreContract.trialAdmissions(.sqlite) }
 }
 
 @Suite("Storage contract on PostgreSQL", .serverThreads, .enabled(if: PostgresTestDatabase.isConfigured, PostgresTestDatabase.skipReason))
@@ -246,4 +288,5 @@ struct PostgresStoreTests {
     @Test func racingArmsOnlyOneWins() async throws { try await StoreContract.racingArmsOnlyOneWins(.postgres) }
     @Test func devicesCoalesceAndPage() async throws { try await StoreContract.devicesCoalesceAndPage(.postgres) }
     @Test func eventsTallyDistinctDevices() async throws { try await StoreContract.eventsTallyDistinctDevices(.postgres) }
+    @Test func trialAdmissions() async throws { try await StoreContract.trialAdmissions(.postgres) }
 }

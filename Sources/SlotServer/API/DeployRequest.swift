@@ -17,11 +17,17 @@ public struct DeployRequest: Codable, Sendable, Equatable {
     public var experiment: ExperimentArm?
     /// An external payload URL; nil to upload the payload to this server.
     public var url: String?
+    /// Health gate: devices in trial at once (0: none); nil: the server's default.
+    public var maxInTrial: Int?
+    /// Seconds a device stays in trial without reporting; nil: the server's default.
+    public var trialTimeoutSeconds: Int?
 
     public init(
         channel: String, manifest: ReleaseManifest, signature: String, rolloutPercent: Double? = nil,
-        experiment: ExperimentArm? = nil, url: String? = nil
+        experiment: ExperimentArm? = nil, url: String? = nil, maxInTrial: Int? = nil, trialTimeoutSeconds: Int? = nil
     ) {
+        self.maxInTrial = maxInTrial
+        self.trialTimeoutSeconds = trialTimeoutSeconds
         self.channel = channel
         self.manifest = manifest
         self.signature = signature

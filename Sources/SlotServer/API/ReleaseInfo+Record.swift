@@ -16,5 +16,7 @@ extension ReleaseInfo {
             payloadPath: record.externalURL == nil ? PayloadURL.path(releaseId: record.id) : nil,
             createdAt: Timestamp.iso8601(millis: record.createdAtMillis),
             publishedAt: record.publishedAtMillis.map(Timestamp.iso8601(millis:)))
+        maxInTrial = record.maxInTrial
+        trialTimeoutSeconds = record.trialTimeoutSeconds
     }
 }

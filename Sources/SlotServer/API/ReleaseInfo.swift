@@ -37,6 +37,9 @@ public struct ReleaseInfo: Codable, Sendable, Equatable {
     public var payloadPath: String?
     public var createdAt: String
     public var publishedAt: String?
+    /// Health gate: devices in trial at once, 0 for none (nil from servers before the gate).
+    public var maxInTrial: Int?
+    public var trialTimeoutSeconds: Int?
 
     public init(
         id: String, channel: String, manifest: ReleaseManifest, signature: String, state: State,

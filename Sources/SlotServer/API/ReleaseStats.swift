@@ -16,6 +16,8 @@ public struct ReleaseStats: Codable, Sendable, Equatable {
     /// The auto-pause rule in force on the server that answered.
     public var autoPauseThreshold: Double
     public var autoPauseMinReports: Int
+    /// The devices of the release's trial (health gate), by where they stand.
+    public var trial: TrialCounts?
 
     public init(
         release: ReleaseInfo, reportingDevices: Int, failedDevices: Int, failureShare: Double,

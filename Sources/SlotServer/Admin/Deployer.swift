@@ -19,6 +19,9 @@ public struct Deployer: Sendable {
         public var experiment: ExperimentArm?
         /// Publish with this external payload URL instead of uploading.
         public var externalURL: String?
+        /// nil: the server's default gate.
+        public var maxInTrial: Int?
+        public var trialTimeoutSeconds: Int?
 
         public init(imagePath: String, compatible: String, channel: String, version: String) {
             self.imagePath = imagePath
@@ -52,7 +55,8 @@ public struct Deployer: Sendable {
             DeployRequest(
                 channel: options.channel, manifest: prepared.manifest, signature: signature,
                 rolloutPercent: options.experiment == nil ? (options.rolloutPercent ?? 100) : nil,
-                experiment: options.experiment, url: options.externalURL))
+                experiment: options.experiment, url: options.externalURL, maxInTrial: options.maxInTrial,
+                trialTimeoutSeconds: options.trialTimeoutSeconds))
         guard let uploadPath = created.uploadPath else { return created.release }
         return try await client.uploadPayload(file: prepared.payloadPath, uploadPath: uploadPath)
     }

@@ -75,6 +75,10 @@ public struct ServerConfiguration: Sendable {
     }
     public var rateLimits = RateLimits()
     public var autoPause = AutoPausePolicy()
+    /// The health gate of a release deployed without one (`deploy --max-in-trial`,
+    /// `--trial-timeout`): at most 100 devices in trial, each for at most an hour.
+    public var defaultMaxInTrial = 100
+    public var defaultTrialTimeoutSeconds = 3600
     /// How often pending device check-ins are written: each device's last check
     /// in that window is one row, so a longer window means fewer writes.
     public var checkInFlushInterval: Duration = .seconds(5)

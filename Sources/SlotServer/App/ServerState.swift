@@ -16,6 +16,8 @@ final class ServerState: Sendable {
     /// Which enrolled device sent a check or a batch of events.
     let deviceAuth: DeviceAuthenticator
     let logger: Logger
+    /// Health-gated trials as this instance knows them.
+    let trials: TrialGate
     /// Release ids with an upload running in this process: one upload per release at a time.
     let uploadsInProgress = Mutex<Set<String>>([])
 
@@ -44,6 +46,7 @@ final class ServerState: Sendable {
         self.auth = AdminAuthenticator(token: configuration.adminToken)
         self.limits = RequestLimits(configuration.rateLimits)
         self.deviceAuth = DeviceAuthenticator(directory: DeviceDirectory(store: store), allowAnonymous: configuration.allowAnonymousDevices)
+        self.trials = TrialGate(fullFor: configuration.catalogRefreshInterval)
         self.logger = logger
     }
 

@@ -42,11 +42,42 @@ struct CheckAnswerer: Sendable {
     /// The `Slot-Freshness` value every answer carries, 200 and 204 alike.
     var freshness: String? { state.catalog.freshness?.header }
 
+    /// The gated release this check would get if the store admitted the device
+    /// to its trial; nil when there is nothing to ask (no gate, admitted
+    /// already, or the trial known full). The fast path hands such a check to
+    /// ``CheckRoute``, which asks (``admit(_:)``).
+    func admissionCandidate(_ check: CheckRequest) -> ReleaseRecord? {
+        let gate = state.trials
+        let release = state.catalog.choose(for: check) { gate.mayOffer($0, to: check.clientId) || !gate.isKnownFull($0.id) }
+        guard let release, !gate.mayOffer(release, to: check.clientId) else { return nil }
+        return release
+    }
+
+    /// Asks the store to admit the device to each trial it would enter, newest
+    /// first, until what the check gets needs no asking: admitted, or passed
+    /// over because the trial is full.
+    func admit(_ check: CheckRequest) async throws(ServerError) {
+        for _ in 0..<8 {
+            guard let release = admissionCandidate(check) else { return }
+            let now = Timestamp.nowMillis()
+            let cutoff = now - Int64(release.trialTimeoutSeconds) * 1000
+            if try await state.store.admitTrial(
+                releaseId: release.id, clientId: check.clientId, max: release.maxInTrial, cutoffMillis: cutoff, atMillis: now)
+            {
+                state.trials.admitted(release.id, check.clientId)
+            } else {
+                state.trials.full(release.id)
+            }
+        }
+    }
+
     /// The encoded release for a decoded, authenticated check, or nil for 204.
     /// A device or an address over its rate limit gets `429` and is not recorded.
+    /// A gated release goes only to devices admitted to its trial (``admit(_:)``).
     func answer(_ check: CheckRequest, authority: String?) throws(ServerError) -> ByteBuffer? {
         try RequestLimits.enforce(state.limits.checkPerDevice, check.clientId, "client \(check.clientId)")
-        let chosen = state.catalog.choose(for: check)
+        let gate = state.trials
+        let chosen = state.catalog.choose(for: check) { gate.mayOffer($0, to: check.clientId) }
         state.recorder.record(check, offered: chosen?.id, atMillis: Timestamp.nowMillis())
         state.metrics.answered(releaseId: chosen?.id)
         guard let chosen else { return nil }

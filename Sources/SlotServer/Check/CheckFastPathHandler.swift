@@ -80,6 +80,10 @@ final class CheckFastPathHandler: ChannelDuplexHandler, RemovableChannelHandler 
                 guard trailers == nil else { throw ServerError.badRequest("trailers") }
                 let body = body ?? ByteBuffer()
                 let check = try answerer.decode(body)
+                if answerer.admissionCandidate(check) != nil {
+                    // A trial admission needs the store: the route authenticates and asks.
+                    throw ServerError(.internal, "trial admission")
+                }
                 if peer == nil { peer = context.channel.remoteAddress?.ipAddress }  // once per connection
                 if case .unknown = try answerer.authenticate(check, credentials: DeviceCredentials(head.headers), body: body, peer: peer) {
                     // A genuine session from another replica: the route asks the store.

@@ -52,10 +52,10 @@ public final class ReleaseCatalog: Sendable {
     var version: UInt64 { state.withLock { $0.version } }
 
     /// The answer to a check, from memory.
-    func choose(for request: CheckRequest) -> ReleaseRecord? {
+    func choose(for request: CheckRequest, accept: (ReleaseRecord) -> Bool = { _ in true }) -> ReleaseRecord? {
         let releases = state.withLock { $0.tracks[TrackKey(channel: request.channel, compatible: request.compatible)] }
         guard let releases else { return nil }
-        return RolloutPolicy.choose(among: releases, for: request)
+        return RolloutPolicy.choose(among: releases, for: request, accept: accept)
     }
 
     /// A published release by id, as last loaded.

@@ -8,7 +8,12 @@ public enum RolloutPolicy {
     /// - Returns: the newest non-paused release the device is inside the rollout
     ///   of, whose version differs from the device's, and that is newer than the
     ///   release whose version the device already runs; nil for "nothing".
-    public static func choose(among releases: [ReleaseRecord], for request: CheckRequest) -> ReleaseRecord? {
+    ///   - accept: whether this device may have a release it is inside the
+    ///     rollout of (health gating: admitted to its trial); a release it may not
+    ///     have is passed over like a paused one.
+    public static func choose(
+        among releases: [ReleaseRecord], for request: CheckRequest, accept: (ReleaseRecord) -> Bool = { _ in true }
+    ) -> ReleaseRecord? {
         // Never go back behind what the device runs: the newest release of its
         // version is the floor (a device on 2.0 is not offered 1.9 deployed before 2.0,
         // but is offered a 1.9 re-deployed after 2.0 as a roll-back).
@@ -16,7 +21,7 @@ public enum RolloutPolicy {
         for release in releases {
             guard let seq = release.publishedSeq, seq > floor else { break }
             if release.paused || release.manifest.version == request.version { continue }
-            if includes(release, clientId: request.clientId) { return release }
+            if includes(release, clientId: request.clientId) && accept(release) { return release }
         }
         return nil
     }

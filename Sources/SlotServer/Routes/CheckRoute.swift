@@ -24,6 +24,7 @@ struct CheckRoute {
             method: "POST", path: request.head.path ?? "/v1/check", credentials: DeviceCredentials(request.headers),
             body: Array(body.readableBytesView))
         try DeviceAuthenticator.requireSame(check.clientId, as: device)
+        try await answerer.admit(check)
         var headers = HTTPFields()
         if let freshness = answerer.freshness { headers[Self.freshnessField] = freshness }
         guard let answer = try answerer.answer(check, authority: request.head.authority) else {

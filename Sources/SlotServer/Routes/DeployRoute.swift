@@ -65,11 +65,20 @@ struct DeployRoute {
         if let url = deploy.url {
             externalURL = try Self.validateExternalURL(url)
         }
-        return ReleaseRecord(
+        let maxInTrial = deploy.maxInTrial ?? state.configuration.defaultMaxInTrial
+        guard (0...1_000_000).contains(maxInTrial) else { throw ServerError.badRequest("maxInTrial must be 0 (no gate) to 1000000") }
+        let trialTimeout = deploy.trialTimeoutSeconds ?? state.configuration.defaultTrialTimeoutSeconds
+        guard (60...30 * 86400).contains(trialTimeout) else {
+            throw ServerError.badRequest("trialTimeoutSeconds must be 60 to 2592000 (30 days)")
+        }
+        var release = ReleaseRecord(
             id: Identifier.newReleaseID(version: manifest.version).value, channel: channel.value, manifest: manifest,
             signature: deploy.signature.trimmingCharacters(in: .whitespacesAndNewlines), externalURL: externalURL,
             payloadSHA256: nil, rolloutBasisPoints: rollout, experiment: experiment,
             createdAtMillis: Timestamp.nowMillis())
+        release.maxInTrial = maxInTrial
+        release.trialTimeoutSeconds = trialTimeout
+        return release
     }
 
     private func verifySignature(_ signature: String, _ manifest: ReleaseManifest) throws(ServerError) {

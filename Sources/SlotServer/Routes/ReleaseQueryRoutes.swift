@@ -1,4 +1,5 @@
 import Hummingbird
+import SlotCodec
 
 /// The read-only admin views of releases: `GET /v1/releases`,
 /// `GET /v1/releases/{id}` and `GET /v1/releases/{id}/stats`.
@@ -32,11 +33,13 @@ struct ReleaseQueryRoutes {
         let running = try await state.store.countDevices(
             runningVersion: release.manifest.version, channel: release.channel, compatible: release.manifest.compatible)
         let policy = state.configuration.autoPause
-        return try JSONBody.response(
-            ReleaseStats(
+        let cutoff = Timestamp.nowMillis() - Int64(release.trialTimeoutSeconds) * 1000
+        var stats = ReleaseStats(
                 release: ReleaseInfo(release), reportingDevices: tally.reportingDevices, failedDevices: tally.failedDevices,
                 failureShare: tally.failureShare, devicesByEvent: tally.devicesByType, devicesOffered: offered,
-                devicesRunning: running, autoPauseThreshold: policy.threshold, autoPauseMinReports: policy.minReports))
+                devicesRunning: running, autoPauseThreshold: policy.threshold, autoPauseMinReports: policy.minReports)
+        stats.trial = try await state.store.trialCounts(releaseId: release.id, cutoffMillis: cutoff)
+        return try JSONBody.response(stats)
     }
 
     private func release(_ context: SlotRequestContext) async throws(ServerError) -> ReleaseRecord {

@@ -113,6 +113,13 @@ enum PostgresSchema {
         "ALTER TABLE payload_chunks ALTER COLUMN data SET STORAGE EXTERNAL",
     ]
 
+    /// Health-gated rollouts, as in ``SQLiteSchema/v4``; idempotent like v1.
+    static let v5 = [
+        "ALTER TABLE releases ADD COLUMN IF NOT EXISTS max_in_trial BIGINT NOT NULL DEFAULT 0",
+        "ALTER TABLE releases ADD COLUMN IF NOT EXISTS trial_timeout_s BIGINT NOT NULL DEFAULT 3600",
+        TrialSchema.table,
+    ]
+
     /// Enrolments and revocations take it, so `change_seq` is handed out in
     /// commit order and a replica reading "after N" never skips a row.
     static let deviceKeysLockKey: Int64 = 0x736c_6f74_6b65_7973  // "slotkeys"

@@ -26,7 +26,7 @@ public final class PostgresStore: MetadataStore, Service {
     public func migrate() async throws(ServerError) {
         try await transaction("migrating the PostgreSQL schema") { connection, logger in
             try await connection.query("SELECT pg_advisory_xact_lock(\(PostgresSchema.migrationLockKey))", logger: logger)
-            for statement in PostgresSchema.v1 + PostgresSchema.v2 + PostgresSchema.v3 + PostgresSchema.v4 {
+            for statement in PostgresSchema.v1 + PostgresSchema.v2 + PostgresSchema.v3 + PostgresSchema.v4 + PostgresSchema.v5 {
                 try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
             }
         }
@@ -45,14 +45,16 @@ public final class PostgresStore: MetadataStore, Service {
                 """
                 INSERT INTO releases (id, channel, compatible, version, security_version, size, crc32, sha256,
                   compression, payload_size, signature, external_url, payload_sha256, rollout_bp, paused,
-                  pause_reason, auto_pause, experiment, arm_start, arm_end, published_seq, created_ms, published_ms)
+                  pause_reason, auto_pause, experiment, arm_start, arm_end, published_seq, created_ms, published_ms,
+                  max_in_trial, trial_timeout_s)
                 VALUES (\(release.id), \(release.channel), \(m.compatible), \(m.version), \(Int64(m.securityVersion)),
                   \(Int64(m.size)), \(m.crc32), \(m.sha256), \(m.compression.rawValue), \(Int64(m.payloadSize)),
                   \(release.signature), \(release.externalURL), \(release.payloadSHA256), \(release.rolloutBasisPoints),
                   \(release.paused), \(release.pauseReason), \(release.autoPause), \(release.experiment?.name),
                   \(release.experiment?.startBucket), \(release.experiment?.endBucket),
                   NULL,
-                  \(release.createdAtMillis), \(release.publishedAtMillis))
+                  \(release.createdAtMillis), \(release.publishedAtMillis),
+                  \(Int64(release.maxInTrial)), \(Int64(release.trialTimeoutSeconds)))
                 ON CONFLICT (id) DO NOTHING
                 RETURNING id
                 """, logger: logger
@@ -220,7 +222,17 @@ public final class PostgresStore: MetadataStore, Service {
 
     public func insertEvents(_ events: [DeviceEvent], receivedAtMillis: Int64) async throws(ServerError) {
         guard !events.isEmpty else { return }
-        _ = try await query("recording \(events.count) events") { connection, logger in
+        let outcomes = events.filter { $0.releaseId != nil && TrialSchema.outcomes.contains($0.type.rawValue) }
+        try await transaction("recording \(events.count) events") { connection, logger in
+            if !outcomes.isEmpty {
+                try await connection.query(
+                    """
+                    UPDATE trials SET outcome = u.t, outcome_ms = \(receivedAtMillis)
+                    FROM UNNEST(\(outcomes.map(\.clientId))::text[], \(outcomes.map { $0.releaseId ?? "" })::text[],
+                      \(outcomes.map(\.type.rawValue))::text[]) AS u(c, r, t)
+                    WHERE trials.release_id = u.r AND trials.client_id = u.c AND trials.outcome IS NULL
+                    """, logger: logger)
+            }
             try await connection.query(
                 """
                 INSERT INTO events (client_id, release_id, type, detail, device_at, received_ms)
@@ -252,6 +264,44 @@ public final class PostgresStore: MetadataStore, Service {
                 failed = Int(f)
             }
             return EventTally(reportingDevices: reporting, failedDevices: failed, devicesByType: byType)
+        }
+    }
+
+    public func admitTrial(releaseId: String, clientId: String, max: Int, cutoffMillis: Int64, atMillis: Int64) async throws(ServerError) -> Bool {
+        try await transaction("admitting \(clientId) to the trial of \(releaseId)") { connection, logger in
+            // Admissions to one release queue here, so that two replicas never both take the last place.
+            try await connection.query("SELECT pg_advisory_xact_lock(hashtext(\("trial:" + releaseId))::bigint)", logger: logger)
+            let existing = try await connection.query(
+                "SELECT 1 FROM trials WHERE release_id = \(releaseId) AND client_id = \(clientId)", logger: logger
+            ).collect()
+            if !existing.isEmpty { return true }
+            var inTrial: Int64 = 0
+            for try await (n) in try await connection.query(
+                "SELECT COUNT(*) FROM trials WHERE release_id = \(releaseId) AND outcome IS NULL AND admitted_ms >= \(cutoffMillis)",
+                logger: logger
+            ).decode(Int64.self) { inTrial = n }
+            guard inTrial < max else { return false }
+            try await connection.query(
+                "INSERT INTO trials (release_id, client_id, admitted_ms) VALUES (\(releaseId), \(clientId), \(atMillis))", logger: logger)
+            return true
+        }
+    }
+
+    public func trialCounts(releaseId: String, cutoffMillis: Int64) async throws(ServerError) -> TrialCounts {
+        try await query("counting the trial of \(releaseId)") { connection, logger in
+            let rows = try await connection.query(
+                """
+                SELECT
+                  COUNT(*) FILTER (WHERE outcome IS NULL AND admitted_ms >= \(cutoffMillis)),
+                  COUNT(*) FILTER (WHERE outcome = 'marked-good'),
+                  COUNT(*) FILTER (WHERE outcome IN ('fell-back', 'failed')),
+                  COUNT(*) FILTER (WHERE outcome IS NULL AND admitted_ms < \(cutoffMillis))
+                FROM trials WHERE release_id = \(releaseId)
+                """, logger: logger)
+            for try await (inTrial, confirmed, failed, timedOut) in rows.decode((Int64, Int64, Int64, Int64).self) {
+                return TrialCounts(inTrial: Int(inTrial), confirmed: Int(confirmed), failed: Int(failed), timedOut: Int(timedOut))
+            }
+            return TrialCounts()
         }
     }
 
@@ -425,7 +475,7 @@ public final class PostgresStore: MetadataStore, Service {
                 name: name, startBucket: Int(try r["arm_start"].decode(Int64.self)),
                 endBucket: Int(try r["arm_end"].decode(Int64.self)))
         }
-        return ReleaseRecord(
+        var release = ReleaseRecord(
             id: id, channel: try r["channel"].decode(String.self), manifest: manifest,
             signature: try r["signature"].decode(String.self), externalURL: try r["external_url"].decode(String?.self),
             payloadSHA256: try r["payload_sha256"].decode(String?.self),
@@ -434,5 +484,8 @@ public final class PostgresStore: MetadataStore, Service {
             experiment: experiment, publishedSeq: try r["published_seq"].decode(Int64?.self),
             createdAtMillis: try r["created_ms"].decode(Int64.self),
             publishedAtMillis: try r["published_ms"].decode(Int64?.self))
+        release.maxInTrial = Int(try r["max_in_trial"].decode(Int64.self))
+        release.trialTimeoutSeconds = Int(try r["trial_timeout_s"].decode(Int64.self))
+        return release
     }
 }

@@ -19,12 +19,18 @@ public struct ReleaseRecord: Sendable, Equatable {
     public var pauseReason: String?
     public var autoPause: Bool
     public var experiment: ExperimentSlot?
+    /// Health gating: at most this many devices in trial at once (offered the
+    /// release, no `marked-good`, `fell-back` or `failed` yet, admitted less than
+    /// `trialTimeoutSeconds` ago); 0: no gate, the percentage alone decides.
+    public var maxInTrial: Int = 0
+    public var trialTimeoutSeconds: Int = 3600
     /// Set when published; deploy order of published releases.
     public var publishedSeq: Int64?
     public var createdAtMillis: Int64
     public var publishedAtMillis: Int64?
 
     public var isPublished: Bool { publishedSeq != nil }
+    public var isGated: Bool { maxInTrial > 0 }
 
     public init(
         id: String, channel: String, manifest: ReleaseManifest, signature: String, externalURL: String?,

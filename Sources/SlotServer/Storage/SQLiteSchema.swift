@@ -83,5 +83,13 @@ enum SQLiteSchema {
         "CREATE TABLE server_secrets (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
     ]
 
+    /// Health-gated rollouts: each release's gate, and the devices admitted to
+    /// its trial with the outcome they reported.
+    static let v4 = [
+        "ALTER TABLE releases ADD COLUMN max_in_trial INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE releases ADD COLUMN trial_timeout_s INTEGER NOT NULL DEFAULT 3600",
+        TrialSchema.table,
+    ]
+
     static let bumpCatalogVersion = "UPDATE catalog_state SET version = version + 1 WHERE id = 1"
 }

@@ -29,6 +29,9 @@ public final class SQLiteStore: MetadataStore {
         migrator.registerMigration("v3") { db in
             for statement in SQLiteSchema.v3 { try db.execute(sql: statement) }
         }
+        migrator.registerMigration("v4") { db in
+            for statement in SQLiteSchema.v4 { try db.execute(sql: statement) }
+        }
         do {
             try migrator.migrate(pool)
         } catch {
@@ -48,8 +51,9 @@ public final class SQLiteStore: MetadataStore {
                 sql: """
                     INSERT INTO releases (id, channel, compatible, version, security_version, size, crc32, sha256,
                       compression, payload_size, signature, external_url, payload_sha256, rollout_bp, paused,
-                      pause_reason, auto_pause, experiment, arm_start, arm_end, published_seq, created_ms, published_ms)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                      pause_reason, auto_pause, experiment, arm_start, arm_end, published_seq, created_ms, published_ms,
+                      max_in_trial, trial_timeout_s)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """,
                 arguments: [
                     release.id, release.channel, release.manifest.compatible, release.manifest.version,
@@ -58,7 +62,7 @@ public final class SQLiteStore: MetadataStore {
                     release.signature, release.externalURL, release.payloadSHA256, release.rolloutBasisPoints,
                     release.paused, release.pauseReason, release.autoPause, release.experiment?.name,
                     release.experiment?.startBucket, release.experiment?.endBucket, nil as Int64?,
-                    release.createdAtMillis, nil as Int64?,
+                    release.createdAtMillis, nil as Int64?, release.maxInTrial, release.trialTimeoutSeconds,
                 ])
         }
     }
@@ -200,11 +204,50 @@ public final class SQLiteStore: MetadataStore {
         try await write("recording \(events.count) events") { db in
             let statement = try db.cachedStatement(
                 sql: "INSERT INTO events (client_id, release_id, type, detail, device_at, received_ms) VALUES (?, ?, ?, ?, ?, ?)")
+            let outcome = try db.cachedStatement(
+                sql: "UPDATE trials SET outcome = ?, outcome_ms = ? WHERE release_id = ? AND client_id = ? AND outcome IS NULL")
             for event in events {
                 try statement.execute(arguments: [
                     event.clientId, event.releaseId, event.type.rawValue, event.detail, event.at, receivedAtMillis,
                 ])
+                if let release = event.releaseId, TrialSchema.outcomes.contains(event.type.rawValue) {
+                    try outcome.execute(arguments: [event.type.rawValue, receivedAtMillis, release, event.clientId])
+                }
             }
+        }
+    }
+
+    public func admitTrial(releaseId: String, clientId: String, max: Int, cutoffMillis: Int64, atMillis: Int64) async throws(ServerError) -> Bool {
+        try await write("admitting \(clientId) to the trial of \(releaseId)") { db in
+            if try Bool.fetchOne(
+                db, sql: "SELECT 1 FROM trials WHERE release_id = ? AND client_id = ?", arguments: [releaseId, clientId]) != nil
+            {
+                return true
+            }
+            let inTrial = try Int.fetchOne(
+                db, sql: "SELECT COUNT(*) FROM trials WHERE release_id = ? AND outcome IS NULL AND admitted_ms >= ?",
+                arguments: [releaseId, cutoffMillis]) ?? 0
+            guard inTrial < max else { return false }
+            try db.execute(
+                sql: "INSERT INTO trials (release_id, client_id, admitted_ms) VALUES (?, ?, ?)", arguments: [releaseId, clientId, atMillis])
+            return true
+        }
+    }
+
+    public func trialCounts(releaseId: String, cutoffMillis: Int64) async throws(ServerError) -> TrialCounts {
+        try await read("counting the trial of \(releaseId)") { db in
+            let row = try Row.fetchOne(
+                db,
+                sql: """
+                    SELECT
+                      COALESCE(SUM(CASE WHEN outcome IS NULL AND admitted_ms >= ?1 THEN 1 ELSE 0 END), 0) AS in_trial,
+                      COALESCE(SUM(CASE WHEN outcome = 'marked-good' THEN 1 ELSE 0 END), 0) AS confirmed,
+                      COALESCE(SUM(CASE WHEN outcome IN ('fell-back', 'failed') THEN 1 ELSE 0 END), 0) AS failed,
+                      COALESCE(SUM(CASE WHEN outcome IS NULL AND admitted_ms < ?1 THEN 1 ELSE 0 END), 0) AS timed_out
+                    FROM trials WHERE release_id = ?2
+                    """, arguments: [cutoffMillis, releaseId])
+            guard let row else { return TrialCounts() }
+            return TrialCounts(inTrial: row["in_trial"], confirmed: row["confirmed"], failed: row["failed"], timedOut: row["timed_out"])
         }
     }
 
@@ -350,11 +393,14 @@ public final class SQLiteStore: MetadataStore {
         if let name: String = row["experiment"] {
             experiment = ExperimentSlot(name: name, startBucket: row["arm_start"], endBucket: row["arm_end"])
         }
-        return ReleaseRecord(
+        var release = ReleaseRecord(
             id: row["id"], channel: row["channel"], manifest: manifest, signature: row["signature"],
             externalURL: row["external_url"], payloadSHA256: row["payload_sha256"], rolloutBasisPoints: row["rollout_bp"],
             paused: row["paused"], pauseReason: row["pause_reason"], autoPause: row["auto_pause"], experiment: experiment,
             publishedSeq: row["published_seq"], createdAtMillis: row["created_ms"], publishedAtMillis: row["published_ms"])
+        release.maxInTrial = row["max_in_trial"]
+        release.trialTimeoutSeconds = row["trial_timeout_s"]
+        return release
     }
 
     private static func decodeDevice(_ row: Row) -> DeviceRecord {

@@ -91,6 +91,8 @@ func makeServerConfiguration(_ kind: StoreKind, databaseURL: String? = nil, data
     configuration.catalogRefreshInterval = .milliseconds(100)
     // Rollout, store and HTTP tests speak for made-up client ids; DeviceAuthTests turn authentication on.
     configuration.allowAnonymousDevices = true
+    // Rollout tests count offers by percentage alone; TrialGateTests deploy with a gate.
+    configuration.defaultMaxInTrial = 0
     // Tests drive thousands of checks from one address; RateLimitTests turn the limits on.
     configuration.rateLimits.devicePerMinute = 0
     configuration.rateLimits.addressPerSecond = 0

@@ -22,7 +22,7 @@ struct TestServer: Sendable {
     @discardableResult
     func deploy(
         version: String, size: Int = 4096, rollout: Double? = nil, channel: String = "stable", compatible: String = "acme-gw",
-        gzip: Bool = false, experiment: ExperimentArm? = nil, seed: UInt64? = nil
+        gzip: Bool = false, experiment: ExperimentArm? = nil, seed: UInt64? = nil, maxInTrial: Int? = nil
     ) async throws -> ReleaseInfo {
         let image = try TestSupport.makeImage(
             in: configuration.dataDirectory, size: size, seed: seed ?? version.utf8.reduce(7) { $0 &* 31 &+ UInt64($1) })
@@ -31,6 +31,7 @@ struct TestServer: Sendable {
         options.rolloutPercent = rollout
         options.gzip = gzip
         options.experiment = experiment
+        options.maxInTrial = maxInTrial
         return try await Deployer(client: admin, privateKeyBase64: TestSupport.keys.privateKey).deploy(options)
     }
 
