@@ -38,7 +38,7 @@ struct DeployCommand: AsyncParsableCommand {
     @Option(help: "End (exclusive) of the experiment arm's bucket range, percent.")
     var armEnd: Double?
 
-    @Option(help: "Health gate: at most this many devices in trial at once (offered it, not yet marked-good or failed); more are let in as they confirm. 0: no gate, the percentage alone decides (default: the server's, 100).")
+    @Option(help: "Health gate: at most this many devices in trial at once (offered it, not yet marked-good or failed), plus one for each that confirmed, so a healthy release widens as reports come back. 0: no gate, the percentage alone decides (default: the server's, 100).")
     var maxInTrial: Int?
 
     @Option(help: "Seconds after which a device in trial that never reported stops holding a place (default: the server's, 3600).")

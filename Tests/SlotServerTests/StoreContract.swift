@@ -219,9 +219,9 @@ enum StoreContract {
         }
     }
 
-    /// The health gate's admissions: at most `max` in trial, an admitted device
-    /// stays admitted, outcomes and timeouts free places; racing admissions
-    /// never take more than the places there are.
+    /// The health gate's admissions: at most `max` plus the confirmed in trial,
+    /// an admitted device stays admitted, outcomes and timeouts free places;
+    /// racing admissions never take more than the places there are.
     static func trialAdmissions(_ kind: StoreKind) async throws {
         try await withStore(kind) { store in
             func admit(_ client: String, max: Int = 2, cutoff: Int64 = 0, at: Int64 = 1000) async throws -> Bool {
@@ -232,7 +232,7 @@ enum StoreContract {
             #expect(try await !admit("d3"), "two places, both taken")
             #expect(try await admit("d1"), "admitted once, admitted again")
             #expect(try await store.trialCounts(releaseId: "rel-1", cutoffMillis: 0) == TrialCounts(inTrial: 2))
-            // d1 confirms: its place goes to d3. Events for other releases or of other types change nothing.
+            // d1 confirms: its place and one more, for d3 and d4. Events for other releases or of other types change nothing.
             try await store.insertEvents(
                 [
                     DeviceEvent(clientId: "d1", releaseId: "rel-1", type: .markedGood, detail: nil, at: "t"),
@@ -240,13 +240,17 @@ enum StoreContract {
                     DeviceEvent(clientId: "d2", releaseId: "rel-9", type: .fellBack, detail: nil, at: "t"),
                 ], receivedAtMillis: 2000)
             #expect(try await admit("d3", at: 3000))
-            #expect(try await !admit("d4", at: 3000))
+            #expect(try await admit("d4", at: 3000))
+            #expect(try await !admit("d5", at: 3000), "d2, d3, d4 in trial: 2 + 1 confirmed")
+            // A failure frees its place and opens none.
             try await store.insertEvents([DeviceEvent(clientId: "d2", releaseId: "rel-1", type: .fellBack, detail: nil, at: "t")], receivedAtMillis: 4000)
-            #expect(try await store.trialCounts(releaseId: "rel-1", cutoffMillis: 0) == TrialCounts(inTrial: 1, confirmed: 1, failed: 1))
-            // d3 (admitted at 3000) times out once the cutoff passes it.
-            #expect(try await store.trialCounts(releaseId: "rel-1", cutoffMillis: 3001) == TrialCounts(inTrial: 0, confirmed: 1, failed: 1, timedOut: 1))
-            #expect(try await admit("d4", max: 1, cutoff: 3001, at: 5000))
-            #expect(try await !admit("d5", max: 1, cutoff: 3001, at: 5000))
+            #expect(try await store.trialCounts(releaseId: "rel-1", cutoffMillis: 0) == TrialCounts(inTrial: 2, confirmed: 1, failed: 1))
+            #expect(try await admit("d5", at: 4500))
+            #expect(try await !admit("d6", at: 4500))
+            // d3, d4 (admitted at 3000) time out once the cutoff passes them; d5 does not.
+            #expect(try await store.trialCounts(releaseId: "rel-1", cutoffMillis: 3001) == TrialCounts(inTrial: 1, confirmed: 1, failed: 1, timedOut: 2))
+            #expect(try await admit("d6", max: 1, cutoff: 3001, at: 5000), "1 + 1 confirmed, d5 alone in trial")
+            #expect(try await !admit("d7", max: 1, cutoff: 3001, at: 5000))
             #expect(try await store.trialCounts(releaseId: "rel-2", cutoffMillis: 0) == TrialCounts())
 
             // Forty admissions racing for five places.

@@ -13,7 +13,7 @@ struct TrialGateTests {
         answers.filter { $0.value == release.id }.map(\.key).sorted()
     }
 
-    @Test("at most max-in-trial devices get a gated release; confirmations and failures let the next ones in; stats count them")
+    @Test("at most max-in-trial devices get a gated release; a failure lets one more in, a confirmation two; stats count them")
     func gateOpensAsDevicesReport() async throws {
         try await withServer(try await makeServerConfiguration(.sqlite)) { server in
             let stable = try await server.deploy(version: "1.0")
@@ -28,7 +28,7 @@ struct TrialGateTests {
             try await Task.sleep(for: .milliseconds(150))
             #expect(Self.offered(try await server.answers(for: Self.clients), canary) == inTrial)
 
-            // One confirms, one falls back: two places free up, for two new devices.
+            // One confirms, one falls back: their two places and one more (for the confirmation) go to new devices.
             let events = [
                 DeviceEvent(clientId: inTrial[0], releaseId: canary.id, type: .markedGood, detail: nil, at: "t"),
                 DeviceEvent(clientId: inTrial[1], releaseId: canary.id, type: .fellBack, detail: nil, at: "t"),
@@ -36,12 +36,12 @@ struct TrialGateTests {
             #expect(try await server.http.post("/v1/events", json: events).status == 200)
             try await Task.sleep(for: .milliseconds(150))  // past the "full" this instance remembered
             let after = Self.offered(try await server.answers(for: Self.clients), canary)
-            #expect(after.count == 5 && Set(inTrial).isSubset(of: after), "\(after)")
+            #expect(after.count == 6 && Set(inTrial).isSubset(of: after), "\(after)")
 
             let stats = try await server.admin.stats(releaseId: canary.id)
-            #expect(stats.trial == TrialCounts(inTrial: 3, confirmed: 1, failed: 1, timedOut: 0))
+            #expect(stats.trial == TrialCounts(inTrial: 4, confirmed: 1, failed: 1, timedOut: 0))
             let text = AdminFormatting.stats(stats)
-            #expect(text.contains("3 in trial (at most 3 at once, 3600 s each), 1 confirmed, 1 failed, 0 timed out"), "\(text)")
+            #expect(text.contains("4 in trial (at most 3 + confirmed at once, 3600 s each), 1 confirmed, 1 failed, 0 timed out"), "\(text)")
             // A release without a gate counts nobody in trial.
             #expect(try await server.admin.stats(releaseId: stable.id).trial == TrialCounts())
         }

@@ -27,7 +27,7 @@ public enum AdminFormatting {
             "reporting    \(stats.reportingDevices) devices, \(stats.failedDevices) fell back or failed (\(number(stats.failureShare * 100)) %; auto-pause over \(number(stats.autoPauseThreshold * 100)) % after \(stats.autoPauseMinReports))",
         ]
         if let trial = stats.trial, let max = r.maxInTrial {
-            let gate = max > 0 ? "at most \(max) at once, \(r.trialTimeoutSeconds ?? 0) s each" : "no gate"
+            let gate = max > 0 ? "at most \(max) + confirmed at once, \(r.trialTimeoutSeconds ?? 0) s each" : "no gate"
             lines.append(
                 "trial        \(trial.inTrial) in trial (\(gate)), \(trial.confirmed) confirmed, \(trial.failed) failed, \(trial.timedOut) timed out")
         }

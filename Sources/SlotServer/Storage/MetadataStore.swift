@@ -59,10 +59,12 @@ public protocol MetadataStore: Sendable {
     func eventTally(releaseId: String) async throws(ServerError) -> EventTally
 
     /// Admits `clientId` to the trial of `releaseId`: yes if it is in it
-    /// already, or if fewer than `max` devices are in trial (admitted at or
-    /// after `cutoffMillis`, no outcome yet). Atomic across replicas, so the
-    /// gate holds however many instances admit at once. Outcomes are recorded
-    /// by ``insertEvents(_:receivedAtMillis:)``.
+    /// already, or if fewer than `max` plus the confirmed devices are in trial
+    /// (admitted at or after `cutoffMillis`, no outcome yet): each `marked-good`
+    /// frees its place and opens one more, so a healthy release widens
+    /// (doubling per round of reports) and a failing one does not. Atomic
+    /// across replicas, so the gate holds however many instances admit at
+    /// once. Outcomes are recorded by ``insertEvents(_:receivedAtMillis:)``.
     func admitTrial(releaseId: String, clientId: String, max: Int, cutoffMillis: Int64, atMillis: Int64) async throws(ServerError) -> Bool
 
     func trialCounts(releaseId: String, cutoffMillis: Int64) async throws(ServerError) -> TrialCounts

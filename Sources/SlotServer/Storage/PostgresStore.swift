@@ -275,12 +275,16 @@ public final class PostgresStore: MetadataStore, Service {
                 "SELECT 1 FROM trials WHERE release_id = \(releaseId) AND client_id = \(clientId)", logger: logger
             ).collect()
             if !existing.isEmpty { return true }
-            var inTrial: Int64 = 0
-            for try await (n) in try await connection.query(
-                "SELECT COUNT(*) FROM trials WHERE release_id = \(releaseId) AND outcome IS NULL AND admitted_ms >= \(cutoffMillis)",
+            var (inTrial, confirmed): (Int64, Int64) = (0, 0)
+            for try await (n, c) in try await connection.query(
+                """
+                SELECT COUNT(*) FILTER (WHERE outcome IS NULL AND admitted_ms >= \(cutoffMillis)),
+                  COUNT(*) FILTER (WHERE outcome = 'marked-good')
+                FROM trials WHERE release_id = \(releaseId)
+                """,
                 logger: logger
-            ).decode(Int64.self) { inTrial = n }
-            guard inTrial < max else { return false }
+            ).decode((Int64, Int64).self) { (inTrial, confirmed) = (n, c) }
+            guard inTrial < Int64(max) + confirmed else { return false }
             try await connection.query(
                 "INSERT INTO trials (release_id, client_id, admitted_ms) VALUES (\(releaseId), \(clientId), \(atMillis))", logger: logger)
             return true

@@ -19,9 +19,10 @@ public struct ReleaseRecord: Sendable, Equatable {
     public var pauseReason: String?
     public var autoPause: Bool
     public var experiment: ExperimentSlot?
-    /// Health gating: at most this many devices in trial at once (offered the
-    /// release, no `marked-good`, `fell-back` or `failed` yet, admitted less than
-    /// `trialTimeoutSeconds` ago); 0: no gate, the percentage alone decides.
+    /// Health gating: at most this many devices, plus one per device that
+    /// confirmed, in trial at once (offered the release, no `marked-good`,
+    /// `fell-back` or `failed` yet, admitted less than `trialTimeoutSeconds`
+    /// ago); 0: no gate, the percentage alone decides.
     public var maxInTrial: Int = 0
     public var trialTimeoutSeconds: Int = 3600
     /// Set when published; deploy order of published releases.

@@ -224,10 +224,16 @@ public final class SQLiteStore: MetadataStore {
             {
                 return true
             }
-            let inTrial = try Int.fetchOne(
-                db, sql: "SELECT COUNT(*) FROM trials WHERE release_id = ? AND outcome IS NULL AND admitted_ms >= ?",
-                arguments: [releaseId, cutoffMillis]) ?? 0
-            guard inTrial < max else { return false }
+            let row = try Row.fetchOne(
+                db,
+                sql: """
+                    SELECT COALESCE(SUM(CASE WHEN outcome IS NULL AND admitted_ms >= ? THEN 1 ELSE 0 END), 0) AS in_trial,
+                      COALESCE(SUM(CASE WHEN outcome = 'marked-good' THEN 1 ELSE 0 END), 0) AS confirmed
+                    FROM trials WHERE release_id = ?
+                    """, arguments: [cutoffMillis, releaseId])
+            let inTrial: Int = row?["in_trial"] ?? 0
+            let confirmed: Int = row?["confirmed"] ?? 0
+            guard inTrial < max + confirmed else { return false }
             try db.execute(
                 sql: "INSERT INTO trials (release_id, client_id, admitted_ms) VALUES (?, ?, ?)", arguments: [releaseId, clientId, atMillis])
             return true
