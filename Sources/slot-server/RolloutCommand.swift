@@ -23,6 +23,9 @@ struct RolloutCommand: AsyncParsableCommand {
     @Option(help: "on or off: whether failure reports may pause the release by themselves.")
     var autoPause: String?
 
+    @Option(help: "New health gate: devices in trial at once, plus those that confirmed (0: no gate).")
+    var maxInTrial: Int?
+
     @Option(help: "New start of the experiment arm, percent.")
     var armStart: Double?
 
@@ -33,14 +36,14 @@ struct RolloutCommand: AsyncParsableCommand {
         if pause && resume { throw ValidationError("--pause and --resume exclude each other") }
         if (armStart == nil) != (armEnd == nil) { throw ValidationError("--arm-start and --arm-end go together") }
         if let autoPause, !["on", "off"].contains(autoPause) { throw ValidationError("--auto-pause takes on or off") }
-        if percent == nil && !pause && !resume && autoPause == nil && armStart == nil {
-            throw ValidationError("give --percent, --pause, --resume, --auto-pause or --arm-start/--arm-end")
+        if percent == nil && !pause && !resume && autoPause == nil && armStart == nil && maxInTrial == nil {
+            throw ValidationError("give --percent, --pause, --resume, --auto-pause, --max-in-trial or --arm-start/--arm-end")
         }
     }
 
     func run() async throws {
         do throws(ServerError) {
-            var patch = RolloutPatch(rolloutPercent: percent)
+            var patch = RolloutPatch(rolloutPercent: percent, maxInTrial: maxInTrial)
             if pause { patch.paused = true }
             if resume { patch.paused = false }
             if let autoPause { patch.autoPause = autoPause == "on" }

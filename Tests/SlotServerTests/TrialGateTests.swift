@@ -44,6 +44,12 @@ struct TrialGateTests {
             #expect(text.contains("4 in trial (at most 3 + confirmed at once, 3600 s each), 1 confirmed, 1 failed, 0 timed out"), "\(text)")
             // A release without a gate counts nobody in trial.
             #expect(try await server.admin.stats(releaseId: stable.id).trial == TrialCounts())
+
+            // The operator lifts the gate: the percentage alone decides, for every device at once.
+            await #expect(throws: ServerError.self) { try await server.admin.updateRollout(releaseId: canary.id, RolloutPatch(maxInTrial: -1)) }
+            let lifted = try await server.admin.updateRollout(releaseId: canary.id, RolloutPatch(maxInTrial: 0))
+            #expect(lifted.maxInTrial == 0)
+            #expect(Self.offered(try await server.answers(for: Self.clients), canary).count == 20)
         }
     }
 

@@ -8,8 +8,11 @@ public struct RolloutPatch: Codable, Sendable, Equatable {
     public var autoPause: Bool?
     /// New `[start, end)` percent range of the release's experiment arm.
     public var arm: ArmRange?
+    /// A new health gate (0: none), e.g. to let a release that looks healthy go faster.
+    public var maxInTrial: Int?
 
-    public init(rolloutPercent: Double? = nil, paused: Bool? = nil, autoPause: Bool? = nil, arm: ArmRange? = nil) {
+    public init(rolloutPercent: Double? = nil, paused: Bool? = nil, autoPause: Bool? = nil, arm: ArmRange? = nil, maxInTrial: Int? = nil) {
+        self.maxInTrial = maxInTrial
         self.rolloutPercent = rolloutPercent
         self.paused = paused
         self.autoPause = autoPause

@@ -66,7 +66,7 @@ struct DeployRoute {
             externalURL = try Self.validateExternalURL(url)
         }
         let maxInTrial = deploy.maxInTrial ?? state.configuration.defaultMaxInTrial
-        guard (0...1_000_000).contains(maxInTrial) else { throw ServerError.badRequest("maxInTrial must be 0 (no gate) to 1000000") }
+        try Self.validate(maxInTrial: maxInTrial)
         let trialTimeout = deploy.trialTimeoutSeconds ?? state.configuration.defaultTrialTimeoutSeconds
         guard (60...30 * 86400).contains(trialTimeout) else {
             throw ServerError.badRequest("trialTimeoutSeconds must be 60 to 2592000 (30 days)")
@@ -79,6 +79,10 @@ struct DeployRoute {
         release.maxInTrial = maxInTrial
         release.trialTimeoutSeconds = trialTimeout
         return release
+    }
+
+    static func validate(maxInTrial: Int) throws(ServerError) {
+        guard (0...1_000_000).contains(maxInTrial) else { throw ServerError.badRequest("maxInTrial must be 0 (no gate) to 1000000") }
     }
 
     private func verifySignature(_ signature: String, _ manifest: ReleaseManifest) throws(ServerError) {

@@ -36,8 +36,12 @@ struct RolloutRoute {
         }
         change.paused = patch.paused
         change.autoPause = patch.autoPause
+        if let maxInTrial = patch.maxInTrial {
+            try DeployRoute.validate(maxInTrial: maxInTrial)
+            change.maxInTrial = maxInTrial
+        }
         guard change != RolloutChange() else {
-            throw ServerError.badRequest("nothing to change: give rolloutPercent, paused, autoPause or arm")
+            throw ServerError.badRequest("nothing to change: give rolloutPercent, paused, autoPause, arm or maxInTrial")
         }
         return change
     }

@@ -129,7 +129,8 @@ public final class PostgresStore: MetadataStore, Service {
                 """
                 UPDATE releases SET rollout_bp = \(release.rolloutBasisPoints), paused = \(release.paused),
                   pause_reason = \(release.pauseReason), auto_pause = \(release.autoPause),
-                  arm_start = \(release.experiment?.startBucket), arm_end = \(release.experiment?.endBucket)
+                  arm_start = \(release.experiment?.startBucket), arm_end = \(release.experiment?.endBucket),
+                  max_in_trial = \(Int64(release.maxInTrial))
                 WHERE id = \(id)
                 """, logger: logger)
             try await connection.query(PostgresSchema.bumpCatalogVersion, logger: logger)

@@ -5,8 +5,12 @@ public struct RolloutChange: Sendable, Equatable {
     public var autoPause: Bool?
     /// New `[start, end)` buckets of the release's experiment arm.
     public var armBuckets: Range<Int>?
+    public var maxInTrial: Int?
 
-    public init(rolloutBasisPoints: Int? = nil, paused: Bool? = nil, autoPause: Bool? = nil, armBuckets: Range<Int>? = nil) {
+    public init(
+        rolloutBasisPoints: Int? = nil, paused: Bool? = nil, autoPause: Bool? = nil, armBuckets: Range<Int>? = nil, maxInTrial: Int? = nil
+    ) {
+        self.maxInTrial = maxInTrial
         self.rolloutBasisPoints = rolloutBasisPoints
         self.paused = paused
         self.autoPause = autoPause
@@ -40,5 +44,6 @@ public struct RolloutChange: Sendable, Equatable {
             }
         }
         if let autoPause { record.autoPause = autoPause }
+        if let maxInTrial { record.maxInTrial = maxInTrial }
     }
 }

@@ -119,11 +119,11 @@ public final class SQLiteStore: MetadataStore {
             try db.execute(
                 sql: """
                     UPDATE releases SET rollout_bp = ?, paused = ?, pause_reason = ?, auto_pause = ?,
-                      arm_start = ?, arm_end = ? WHERE id = ?
+                      arm_start = ?, arm_end = ?, max_in_trial = ? WHERE id = ?
                     """,
                 arguments: [
                     release.rolloutBasisPoints, release.paused, release.pauseReason, release.autoPause,
-                    release.experiment?.startBucket, release.experiment?.endBucket, id,
+                    release.experiment?.startBucket, release.experiment?.endBucket, release.maxInTrial, id,
                 ])
             try db.execute(sql: SQLiteSchema.bumpCatalogVersion)
             return release
