@@ -117,8 +117,7 @@ enum PostgresSchema {
     static let v5 = [
         "ALTER TABLE releases ADD COLUMN IF NOT EXISTS max_in_trial BIGINT NOT NULL DEFAULT 0",
         "ALTER TABLE releases ADD COLUMN IF NOT EXISTS trial_timeout_s BIGINT NOT NULL DEFAULT 3600",
-        TrialSchema.table,
-    ]
+    ] + TrialSchema.statements
 
     /// Enrolments and revocations take it, so `change_seq` is handed out in
     /// commit order and a replica reading "after N" never skips a row.

@@ -228,10 +228,17 @@ public final class PostgresStore: MetadataStore, Service {
             if !outcomes.isEmpty {
                 try await connection.query(
                     """
-                    UPDATE trials SET outcome = u.t, outcome_ms = \(receivedAtMillis)
-                    FROM UNNEST(\(outcomes.map(\.clientId))::text[], \(outcomes.map { $0.releaseId ?? "" })::text[],
-                      \(outcomes.map(\.type.rawValue))::text[]) AS u(c, r, t)
-                    WHERE trials.release_id = u.r AND trials.client_id = u.c AND trials.outcome IS NULL
+                    WITH changed AS (
+                      UPDATE trials SET outcome = u.t, outcome_ms = \(receivedAtMillis)
+                      FROM UNNEST(\(outcomes.map(\.clientId))::text[], \(outcomes.map { $0.releaseId ?? "" })::text[],
+                        \(outcomes.map(\.type.rawValue))::text[]) AS u(c, r, t)
+                      WHERE trials.release_id = u.r AND trials.client_id = u.c AND trials.outcome IS NULL
+                      RETURNING trials.release_id, trials.outcome)
+                    INSERT INTO trial_totals (release_id, confirmed, failed)
+                    SELECT release_id, COUNT(*) FILTER (WHERE outcome = 'marked-good'), COUNT(*) FILTER (WHERE outcome <> 'marked-good')
+                    FROM changed GROUP BY release_id
+                    ON CONFLICT (release_id) DO UPDATE SET
+                      confirmed = trial_totals.confirmed + EXCLUDED.confirmed, failed = trial_totals.failed + EXCLUDED.failed
                     """, logger: logger)
             }
             try await connection.query(
@@ -276,18 +283,23 @@ public final class PostgresStore: MetadataStore, Service {
                 "SELECT 1 FROM trials WHERE release_id = \(releaseId) AND client_id = \(clientId)", logger: logger
             ).collect()
             if !existing.isEmpty { return true }
-            var (inTrial, confirmed): (Int64, Int64) = (0, 0)
-            for try await (n, c) in try await connection.query(
-                """
-                SELECT COUNT(*) FILTER (WHERE outcome IS NULL AND admitted_ms >= \(cutoffMillis)),
-                  COUNT(*) FILTER (WHERE outcome = 'marked-good')
-                FROM trials WHERE release_id = \(releaseId)
-                """,
+            var (admitted, confirmed, failed, timedOut): (Int64, Int64, Int64, Int64) = (0, 0, 0, 0)
+            for try await (a, c, f) in try await connection.query(
+                "SELECT admitted, confirmed, failed FROM trial_totals WHERE release_id = \(releaseId)", logger: logger
+            ).decode((Int64, Int64, Int64).self) { (admitted, confirmed, failed) = (a, c, f) }
+            for try await (n) in try await connection.query(
+                "SELECT COUNT(*) FROM trials WHERE release_id = \(releaseId) AND outcome IS NULL AND admitted_ms < \(cutoffMillis)",
                 logger: logger
-            ).decode((Int64, Int64).self) { (inTrial, confirmed) = (n, c) }
+            ).decode(Int64.self) { timedOut = n }
+            let inTrial = TrialSchema.inTrial(admitted: admitted, confirmed: confirmed, failed: failed, timedOut: timedOut)
             guard inTrial < Int64(max) + confirmed else { return false }
             try await connection.query(
                 "INSERT INTO trials (release_id, client_id, admitted_ms) VALUES (\(releaseId), \(clientId), \(atMillis))", logger: logger)
+            try await connection.query(
+                """
+                INSERT INTO trial_totals (release_id, admitted) VALUES (\(releaseId), 1)
+                ON CONFLICT (release_id) DO UPDATE SET admitted = trial_totals.admitted + 1
+                """, logger: logger)
             return true
         }
     }

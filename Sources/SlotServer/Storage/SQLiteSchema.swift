@@ -88,8 +88,7 @@ enum SQLiteSchema {
     static let v4 = [
         "ALTER TABLE releases ADD COLUMN max_in_trial INTEGER NOT NULL DEFAULT 0",
         "ALTER TABLE releases ADD COLUMN trial_timeout_s INTEGER NOT NULL DEFAULT 3600",
-        TrialSchema.table,
-    ]
+    ] + TrialSchema.statements
 
     static let bumpCatalogVersion = "UPDATE catalog_state SET version = version + 1 WHERE id = 1"
 }

@@ -212,6 +212,14 @@ public final class SQLiteStore: MetadataStore {
                 ])
                 if let release = event.releaseId, TrialSchema.outcomes.contains(event.type.rawValue) {
                     try outcome.execute(arguments: [event.type.rawValue, receivedAtMillis, release, event.clientId])
+                    if db.changesCount > 0 {
+                        let good = event.type == .markedGood ? 1 : 0
+                        try db.execute(
+                            sql: """
+                                INSERT INTO trial_totals (release_id, confirmed, failed) VALUES (?, ?, ?)
+                                ON CONFLICT (release_id) DO UPDATE SET confirmed = confirmed + excluded.confirmed, failed = failed + excluded.failed
+                                """, arguments: [release, good, 1 - good])
+                    }
                 }
             }
         }
@@ -224,18 +232,20 @@ public final class SQLiteStore: MetadataStore {
             {
                 return true
             }
-            let row = try Row.fetchOne(
-                db,
-                sql: """
-                    SELECT COALESCE(SUM(CASE WHEN outcome IS NULL AND admitted_ms >= ? THEN 1 ELSE 0 END), 0) AS in_trial,
-                      COALESCE(SUM(CASE WHEN outcome = 'marked-good' THEN 1 ELSE 0 END), 0) AS confirmed
-                    FROM trials WHERE release_id = ?
-                    """, arguments: [cutoffMillis, releaseId])
-            let inTrial: Int = row?["in_trial"] ?? 0
-            let confirmed: Int = row?["confirmed"] ?? 0
-            guard inTrial < max + confirmed else { return false }
+            let totals = try Row.fetchOne(
+                db, sql: "SELECT admitted, confirmed, failed FROM trial_totals WHERE release_id = ?", arguments: [releaseId])
+            let timedOut = try Int64.fetchOne(
+                db, sql: "SELECT COUNT(*) FROM trials WHERE release_id = ? AND outcome IS NULL AND admitted_ms < ?",
+                arguments: [releaseId, cutoffMillis]) ?? 0
+            let confirmed: Int64 = totals?["confirmed"] ?? 0
+            let inTrial = TrialSchema.inTrial(
+                admitted: totals?["admitted"] ?? 0, confirmed: confirmed, failed: totals?["failed"] ?? 0, timedOut: timedOut)
+            guard inTrial < Int64(max) + confirmed else { return false }
             try db.execute(
                 sql: "INSERT INTO trials (release_id, client_id, admitted_ms) VALUES (?, ?, ?)", arguments: [releaseId, clientId, atMillis])
+            try db.execute(
+                sql: "INSERT INTO trial_totals (release_id, admitted) VALUES (?, 1) ON CONFLICT (release_id) DO UPDATE SET admitted = admitted + 1",
+                arguments: [releaseId])
             return true
         }
     }
