@@ -56,3 +56,20 @@ alternate() {
     done
     mo=$(median "${ours_times[@]}"); mb=$(median "${base_times[@]}"); mr=$(median "${ratios[@]}")
 }
+
+# The slot-server to measure: $SLOT_SERVER, else a release build in $SCRATCH
+# (default .build-server) of the tree in the current directory.
+slot_server_binary() {
+    if [ -n "${SLOT_SERVER:-}" ]; then echo "$SLOT_SERVER"; return; fi
+    echo "building slot-server (release)..." >&2
+    swift build -c release --scratch-path "${SCRATCH:-.build-server}" --product slot-server >/dev/null
+    echo "$PWD/${SCRATCH:-.build-server}/release/slot-server"
+}
+
+# Makes $WORK (/tmp/NAME.XXXXXX) and, on exit, stops every PID the script
+# added to PIDS, then removes $WORK.
+bench_workdir() {
+    WORK=$(mktemp -d "/tmp/$1.XXXXXX")
+    PIDS=()
+    trap 'for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null || true; done; rm -rf "$WORK"' EXIT
+}

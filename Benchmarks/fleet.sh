@@ -25,28 +25,14 @@ if [ -z "${SLOT_TEST_POSTGRES_URL:-}" ]; then
     exec env PG_FSYNC=on "$ROOT/scripts/postgres-test.sh" -- "$ROOT/Benchmarks/fleet.sh" "$@"
 fi
 . "$ROOT/Benchmarks/common.sh"
-SCRATCH=${SCRATCH:-.build-server}
 cd "$ROOT"
-if [ -n "${SLOT_SERVER:-}" ]; then
-    BIN=$SLOT_SERVER
-else
-    echo "building slot-server (release)..." >&2
-    swift build -c release --scratch-path "$SCRATCH" --product slot-server >/dev/null
-    BIN="$ROOT/$SCRATCH/release/slot-server"
-fi
-
-WORK=$(mktemp -d /tmp/slot-fleet.XXXXXX)
-PIDS=()
-cleanup() {
-    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null || true; done
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
+BIN=$(slot_server_binary)
+bench_workdir slot-fleet
 
 "$BIN" keygen --out "$WORK/keys" >/dev/null
 head -c 65536 /dev/urandom >"$WORK/image.bin"
-RandomToken() { python3 -c 'import secrets; print(secrets.token_hex(32))'; }
-RandomToken >"$WORK/admin-token"
+
+python3 -c "import secrets; print(secrets.token_hex(32))" >"$WORK/admin-token"
 SERVERS=()
 for n in 1 2; do
     port=$(free_port)

@@ -21,25 +21,11 @@ fi
 . "$ROOT/Benchmarks/common.sh"
 SIZE_MB=${SIZE_MB:-256}
 ROUNDS=${ROUNDS:-3}
-SCRATCH=${SCRATCH:-.build-server}
 
 command -v nginx >/dev/null || { apt-get update -qq >/dev/null; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light >/dev/null; }
 cd "$ROOT"
-if [ -n "${SLOT_SERVER:-}" ]; then
-    BIN=$SLOT_SERVER
-else
-    echo "building slot-server (release)..." >&2
-    swift build -c release --scratch-path "$SCRATCH" --product slot-server >/dev/null
-    BIN="$ROOT/$SCRATCH/release/slot-server"
-fi
-
-WORK=$(mktemp -d /tmp/slot-payloads.XXXXXX)
-PIDS=()
-cleanup() {
-    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null || true; done
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
+BIN=$(slot_server_binary)
+bench_workdir slot-payloads
 
 "$BIN" keygen --out "$WORK/keys" >/dev/null
 head -c $((SIZE_MB << 20)) /dev/urandom >"$WORK/image.bin"

@@ -55,8 +55,11 @@ struct CheckAnswerer: Sendable {
 
     /// Asks the store to admit the device to each trial it would enter, newest
     /// first, until what the check gets needs no asking: admitted, or passed
-    /// over because the trial is full.
+    /// over because the trial is full. A device over its rate limit gets `429`
+    /// before it can take a place; ``answer(_:authority:deviceLimitChecked:)``
+    /// then skips that limit.
     func admit(_ check: CheckRequest) async throws(ServerError) {
+        try RequestLimits.enforce(state.limits.checkPerDevice, check.clientId, "client \(check.clientId)")
         for _ in 0..<8 {
             guard let release = admissionCandidate(check) else { return }
             let now = Timestamp.nowMillis()
@@ -74,8 +77,8 @@ struct CheckAnswerer: Sendable {
     /// The encoded release for a decoded, authenticated check, or nil for 204.
     /// A device or an address over its rate limit gets `429` and is not recorded.
     /// A gated release goes only to devices admitted to its trial (``admit(_:)``).
-    func answer(_ check: CheckRequest, authority: String?) throws(ServerError) -> ByteBuffer? {
-        try RequestLimits.enforce(state.limits.checkPerDevice, check.clientId, "client \(check.clientId)")
+    func answer(_ check: CheckRequest, authority: String?, deviceLimitChecked: Bool = false) throws(ServerError) -> ByteBuffer? {
+        if !deviceLimitChecked { try RequestLimits.enforce(state.limits.checkPerDevice, check.clientId, "client \(check.clientId)") }
         let gate = state.trials
         let chosen = state.catalog.choose(for: check) { gate.mayOffer($0, to: check.clientId) }
         state.recorder.record(check, offered: chosen?.id, atMillis: Timestamp.nowMillis())

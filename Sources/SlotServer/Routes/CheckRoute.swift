@@ -27,7 +27,7 @@ struct CheckRoute {
         try await answerer.admit(check)
         var headers = HTTPFields()
         if let freshness = answerer.freshness { headers[Self.freshnessField] = freshness }
-        guard let answer = try answerer.answer(check, authority: request.head.authority) else {
+        guard let answer = try answerer.answer(check, authority: request.head.authority, deviceLimitChecked: true) else {
             return Response(status: .noContent, headers: headers)
         }
         headers[.contentType] = "application/json"
