@@ -21,7 +21,7 @@ struct DatabasePayloads: PayloadStore {
 
     func removeStaleUploads() async {
         await fallback.removeStaleUploads()
-        let before = Int64(Date().timeIntervalSince1970 * 1000) - Int64(PayloadChunks.staleUploadSeconds * 1000)
+        let before = Timestamp.nowMillis() - Int64(PayloadChunks.staleUploadSeconds * 1000)
         try? await store.removeIncompletePayloadUploads(startedBefore: before)
     }
 
