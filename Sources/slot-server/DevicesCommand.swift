@@ -135,3 +135,24 @@ struct EnrollTokenCommand: AsyncParsableCommand {
         }
     }
 }
+
+/// `slot-server ddi-token CONTROLLER-ID`: the `TargetToken` a SWUpdate device
+/// gives suricatta (`swupdate -u '... -i ID -k TOKEN'`).
+struct DDITokenCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ddi-token",
+        abstract: "Print the TargetToken of a SWUpdate (hawkBit DDI) device: derived from its controller id, the same every time.")
+
+    @OptionGroup var admin: AdminOptions
+
+    @Argument(help: "The device's controller id (suricatta's -i).")
+    var controllerId: String
+
+    func run() async throws {
+        do throws(ServerError) {
+            print(try await admin.client().ddiTarget(controllerId: controllerId).token)
+        } catch {
+            throw exitWith(error)
+        }
+    }
+}

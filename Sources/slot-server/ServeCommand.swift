@@ -27,6 +27,21 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Where uploaded payloads live: 'database' (PostgreSQL rows: replicas share nothing else) or 'directory' (--data/payloads). Default: database with --database, else directory.")
     var payloads: String?
 
+    @Option(help: "Serve hawkBit's DDI API for SWUpdate devices (suricatta), all on this compatible: the releases they get.")
+    var ddiCompatible: String?
+
+    @Option(help: "The channel of DDI devices.")
+    var ddiChannel = "stable"
+
+    @Option(help: "The tenant DDI devices name (suricatta's -t), matched case-insensitively.")
+    var ddiTenant = "DEFAULT"
+
+    @Option(help: "File holding a GatewayToken every DDI device may use (default: target tokens only, from 'slot-server ddi-token ID').")
+    var ddiGatewayTokenFile: String?
+
+    @Option(help: "Seconds between DDI polls, told to devices (config.polling.sleep).")
+    var ddiPoll = 300
+
     @Option(help: "File holding the admin bearer token (default: $SLOT_SERVER_ADMIN_TOKEN, else DATA/admin-token, generated).")
     var adminTokenFile: String?
 
@@ -94,6 +109,14 @@ struct ServeCommand: AsyncParsableCommand {
         default: throw ServerError(.configuration, "--tls-cert and --tls-key go together")
         }
         if let database { configuration.database = .postgres(try PostgresURL(database)) }
+        if let ddiCompatible {
+            guard (1...86399).contains(ddiPoll) else { throw ServerError(.configuration, "--ddi-poll must be 1 to 86399 seconds") }
+            let gateway = try ddiGatewayTokenFile.map { (file) throws(ServerError) in try KeyFiles.read(file, what: "DDI gateway token") }
+            configuration.ddi = DDIConfiguration(
+                tenant: ddiTenant, compatible: ddiCompatible, channel: ddiChannel, gatewayToken: gateway, pollSeconds: ddiPoll)
+        } else if ddiGatewayTokenFile != nil {
+            throw ServerError(.configuration, "--ddi-gateway-token-file needs --ddi-compatible")
+        }
         if let payloads {
             guard let storage = PayloadStorage(rawValue: payloads) else {
                 throw ServerError(.configuration, "--payloads must be 'database' or 'directory', not '\(payloads)'")

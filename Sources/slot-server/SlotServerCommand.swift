@@ -7,7 +7,7 @@ struct SlotServerCommand: AsyncParsableCommand {
         abstract: "The slotctl update server and its admin client.",
         subcommands: [
             ServeCommand.self, KeygenCommand.self, DeployCommand.self, RolloutCommand.self, ReleasesCommand.self,
-            StatsCommand.self, DevicesCommand.self, EnrollTokenCommand.self,
+            StatsCommand.self, DevicesCommand.self, EnrollTokenCommand.self, DDITokenCommand.self,
         ])
 }
 

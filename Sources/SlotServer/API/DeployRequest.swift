@@ -17,6 +17,9 @@ public struct DeployRequest: Codable, Sendable, Equatable {
     public var experiment: ExperimentArm?
     /// An external payload URL; nil to upload the payload to this server.
     public var url: String?
+    /// SHA-1 of the payload at `url`, for hawkBit DDI clients (the server
+    /// computes it itself for an uploaded payload).
+    public var payloadSHA1: String?
     /// Health gate: devices in trial at once (0: none); nil: the server's default.
     public var maxInTrial: Int?
     /// Seconds a device stays in trial without reporting; nil: the server's default.

@@ -68,6 +68,12 @@ public struct AdminClient: Sendable {
         try await send("POST", "/v1/enroll-tokens", json: request, expecting: EnrollTokenInfo.self)
     }
 
+    /// The `TargetToken` of a DDI (SWUpdate) device.
+    public func ddiTarget(controllerId: String) async throws(ServerError) -> DDITarget {
+        struct Ask: Encodable { var controllerId: String }
+        return try await send("POST", "/v1/ddi/tokens", json: Ask(controllerId: controllerId), expecting: DDITarget.self)
+    }
+
     public func enrolledDevices(after: Int64 = 0) async throws(ServerError) -> EnrolledDeviceList {
         try await send("GET", "/v1/devices/enrolled?after=\(after)", expecting: EnrolledDeviceList.self)
     }

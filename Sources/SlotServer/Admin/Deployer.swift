@@ -51,12 +51,14 @@ public struct Deployer: Sendable {
         } catch {
             throw ServerError(.configuration, "signing failed: \(error.message)", cause: error)
         }
-        let created = try await client.createRelease(
-            DeployRequest(
-                channel: options.channel, manifest: prepared.manifest, signature: signature,
-                rolloutPercent: options.experiment == nil ? (options.rolloutPercent ?? 100) : nil,
-                experiment: options.experiment, url: options.externalURL, maxInTrial: options.maxInTrial,
-                trialTimeoutSeconds: options.trialTimeoutSeconds))
+        var request = DeployRequest(
+            channel: options.channel, manifest: prepared.manifest, signature: signature,
+            rolloutPercent: options.experiment == nil ? (options.rolloutPercent ?? 100) : nil,
+            experiment: options.experiment, url: options.externalURL, maxInTrial: options.maxInTrial,
+            trialTimeoutSeconds: options.trialTimeoutSeconds)
+        // The server hashes an upload itself; a payload it never sees needs the SHA-1 from here.
+        if options.externalURL != nil { request.payloadSHA1 = prepared.payloadSHA1 }
+        let created = try await client.createRelease(request)
         guard let uploadPath = created.uploadPath else { return created.release }
         return try await client.uploadPayload(file: prepared.payloadPath, uploadPath: uploadPath)
     }

@@ -12,10 +12,13 @@ public struct PreparedPayload: Sendable {
     /// The image itself, or a temporary gzip of it.
     public var payloadPath: String
     public var isTemporary: Bool
+    /// SHA-1 of the payload bytes (lower-case hex), for hawkBit DDI clients; not signed, not trusted.
+    public var payloadSHA1: String
 }
 
 /// Reads an image once, in chunks: size, CRC-32 and SHA-256 of the image and,
-/// with gzip, the compressed payload written to a temporary file beside it.
+/// with gzip, the compressed payload written to a temporary file beside it;
+/// the SHA-1 of the payload too.
 public enum ImagePreparer {
     public static func prepare(
         imagePath: String, compatible: String, version: String, securityVersion: UInt64, gzip: Bool,
@@ -28,6 +31,7 @@ public enum ImagePreparer {
         var size: UInt64 = 0
         var crc = CRC32()
         var sha = SHA256()
+        var payloadSHA1 = Insecure.SHA1()
         var payloadPath = imagePath
         var output: PayloadFile?
         var deflater: GzipDeflater?
@@ -56,7 +60,12 @@ public enum ImagePreparer {
             }
             let bytes = UnsafeRawBufferPointer(rebasing: chunk[..<n])
             if let deflater, let output {
-                try deflater.deflate(bytes, finish: n == 0, wrap: ServerError.init) { (compressed) throws(ServerError) in try output.write(compressed) }
+                try deflater.deflate(bytes, finish: n == 0, wrap: ServerError.init) { (compressed) throws(ServerError) in
+                    payloadSHA1.update(bufferPointer: compressed)
+                    try output.write(compressed)
+                }
+            } else {
+                payloadSHA1.update(bufferPointer: bytes)
             }
             if n == 0 { break }
             size += UInt64(n)
@@ -81,7 +90,8 @@ public enum ImagePreparer {
             throw ServerError.badRequest("the release would be invalid: \(error.message)", cause: error)
         }
         completed = true
-        return PreparedPayload(manifest: manifest, payloadPath: payloadPath, isTemporary: gzip)
+        return PreparedPayload(
+            manifest: manifest, payloadPath: payloadPath, isTemporary: gzip, payloadSHA1: Hex.string(payloadSHA1.finalize()))
     }
 
     private static func errnoError() -> (any Error)? {

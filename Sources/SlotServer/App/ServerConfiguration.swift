@@ -75,6 +75,8 @@ public struct ServerConfiguration: Sendable {
     }
     public var rateLimits = RateLimits()
     public var autoPause = AutoPausePolicy()
+    /// The hawkBit DDI face for SWUpdate devices (`serve --ddi-compatible`); nil: off.
+    public var ddi: DDIConfiguration?
     /// The health gate of a release deployed without one (`deploy --max-in-trial`,
     /// `--trial-timeout`): at most 100 devices in trial, each for at most an hour.
     public var defaultMaxInTrial = 100

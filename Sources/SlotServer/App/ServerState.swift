@@ -16,6 +16,8 @@ final class ServerState: Sendable {
     /// Which enrolled device sent a check or a batch of events.
     let deviceAuth: DeviceAuthenticator
     let logger: Logger
+    /// The hawkBit DDI face, when configured.
+    let ddi: DDIFace?
     /// Health-gated trials as this instance knows them.
     let trials: TrialGate
     /// Release ids with an upload running in this process: one upload per release at a time.
@@ -47,6 +49,7 @@ final class ServerState: Sendable {
         self.limits = RequestLimits(configuration.rateLimits)
         self.deviceAuth = DeviceAuthenticator(directory: DeviceDirectory(store: store), allowAnonymous: configuration.allowAnonymousDevices)
         self.trials = TrialGate(fullFor: configuration.catalogRefreshInterval)
+        self.ddi = configuration.ddi.map(DDIFace.init(configuration:))
         self.logger = logger
     }
 

@@ -82,6 +82,7 @@ public enum SlotServerApp {
             }
             try await state.catalog.reload()
             try await state.deviceAuth.directory.start()
+            try await state.ddi?.start(store: store)
             await state.payloads.removeStaleUploads()
             metrics.updatePaused(state.catalog.published)
             logger.info("slot-server: \(storeDescription(configuration)), payloads in \(state.payloads.description)")
@@ -160,6 +161,8 @@ public enum SlotServerApp {
         ReleaseQueryRoutes(state: state).register(on: router)
         DevicesRoute(state: state).register(on: router)
         MetricsRoute(state: state).register(on: router)
+        DDITokenRoute(state: state).register(on: router)
+        if let face = state.ddi { DDIRoutes(state: state, answerer: answerer, face: face).register(on: router) }
         return router
     }
 

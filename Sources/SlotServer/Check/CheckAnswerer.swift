@@ -74,13 +74,19 @@ struct CheckAnswerer: Sendable {
         }
     }
 
+    /// The release this check gets: the newest it is inside the rollout of, among
+    /// those whose gate lets it in (after ``admit(_:)``).
+    func choose(_ check: CheckRequest) -> ReleaseRecord? {
+        let gate = state.trials
+        return state.catalog.choose(for: check) { gate.mayOffer($0, to: check.clientId) }
+    }
+
     /// The encoded release for a decoded, authenticated check, or nil for 204.
     /// A device or an address over its rate limit gets `429` and is not recorded.
     /// A gated release goes only to devices admitted to its trial (``admit(_:)``).
     func answer(_ check: CheckRequest, authority: String?, deviceLimitChecked: Bool = false) throws(ServerError) -> ByteBuffer? {
         if !deviceLimitChecked { try RequestLimits.enforce(state.limits.checkPerDevice, check.clientId, "client \(check.clientId)") }
-        let gate = state.trials
-        let chosen = state.catalog.choose(for: check) { gate.mayOffer($0, to: check.clientId) }
+        let chosen = choose(check)
         state.recorder.record(check, offered: chosen?.id, atMillis: Timestamp.nowMillis())
         state.metrics.answered(releaseId: chosen?.id)
         guard let chosen else { return nil }

@@ -9,6 +9,7 @@ final class UploadVerifier {
     let manifest: ReleaseManifest
     private(set) var payloadBytes: UInt64 = 0
     private var payloadHash = SHA256()
+    private var payloadSHA1 = Insecure.SHA1()
     private var imageBytes: UInt64 = 0
     private var imageHash = SHA256()
     private var imageCRC = CRC32()
@@ -29,6 +30,7 @@ final class UploadVerifier {
             throw ServerError.badRequest("the upload is longer than the manifest's payloadSize (\(manifest.payloadSize) bytes)")
         }
         payloadHash.update(bufferPointer: bytes)
+        payloadSHA1.update(bufferPointer: bytes)
         if let inflater {
             try inflater.inflate(bytes, wrap: ServerError.init) { (image) throws(ServerError) in try self.image(image) }
         } else {
@@ -45,8 +47,9 @@ final class UploadVerifier {
         imageCRC.update(bytes)
     }
 
-    /// Verifies the complete upload; returns the payload's SHA-256 (hex).
-    func finish() throws(ServerError) -> String {
+    /// Verifies the complete upload; returns the payload's SHA-256 (the ETag)
+    /// and SHA-1 (for hawkBit DDI clients), hex.
+    func finish() throws(ServerError) -> (sha256: String, sha1: String) {
         guard payloadBytes == manifest.payloadSize else {
             throw ServerError.badRequest("the upload ended after \(payloadBytes) of \(manifest.payloadSize) bytes")
         }
@@ -66,6 +69,6 @@ final class UploadVerifier {
         guard sha == manifest.sha256.lowercased() else {
             throw ServerError.badRequest("the image's sha256 is \(sha), the manifest says \(manifest.sha256)")
         }
-        return Hex.string(payloadHash.finalize())
+        return (Hex.string(payloadHash.finalize()), Hex.string(payloadSHA1.finalize()))
     }
 }

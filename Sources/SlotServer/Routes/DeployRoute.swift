@@ -78,6 +78,12 @@ struct DeployRoute {
             createdAtMillis: Timestamp.nowMillis())
         release.maxInTrial = maxInTrial
         release.trialTimeoutSeconds = trialTimeout
+        if let sha1 = deploy.payloadSHA1 {
+            guard deploy.url != nil, Hex.isDigits(sha1, count: 40) else {
+                throw ServerError.badRequest("payloadSHA1 is 40 hex digits, and only for a release with a url")
+            }
+            release.payloadSHA1 = sha1.lowercased()
+        }
         return release
     }
 

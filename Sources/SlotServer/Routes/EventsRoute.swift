@@ -2,10 +2,8 @@ import SlotCodec
 import Hummingbird
 import SlotWire
 
-/// `POST /v1/events`: a device's queued reports. Stored, counted, and every
-/// release they mention is judged against the auto-pause rule (a share can pass
-/// the threshold through a failure or through the report that reaches the
-/// minimum number of reporting devices).
+/// `POST /v1/events`: a device's queued reports, authenticated, validated and
+/// rate-limited, then handed to ``EventIntake``.
 struct EventsRoute {
     let state: ServerState
 
@@ -36,26 +34,7 @@ struct EventsRoute {
         for clientId in Set(events.map(\.clientId)).sorted() {
             try RequestLimits.enforce(state.limits.eventsPerDevice, clientId, "client \(clientId)")
         }
-        try await state.store.insertEvents(events, receivedAtMillis: Timestamp.nowMillis())
-        state.metrics.received(events)
-
-        for releaseId in Set(events.compactMap(\.releaseId)).sorted() {
-            try await checkAutoPause(releaseId: releaseId)
-        }
+        try await EventIntake(state: state).accept(events)
         return try JSONBody.response(Accepted(accepted: events.count))
-    }
-
-    /// Pauses the release when its failure share passed the threshold. The
-    /// in-memory catalog filters out unknown, paused and exempt releases first,
-    /// so ordinary reports cost no extra query; the store re-checks atomically.
-    private func checkAutoPause(releaseId: String) async throws(ServerError) {
-        guard let release = state.catalog.release(id: releaseId), !release.paused, release.autoPause else { return }
-        let tally = try await state.store.eventTally(releaseId: releaseId)
-        guard let reason = state.configuration.autoPause.verdict(tally) else { return }
-        if try await state.store.autoPause(id: releaseId, reason: reason) {
-            state.metrics.autoPauses.increment()
-            state.logger.warning("release \(releaseId) paused itself: \(reason)")
-            await state.releasesChanged()
-        }
     }
 }

@@ -15,7 +15,11 @@ struct PayloadRoute {
     }
 
     func handle(_ request: Request, context: SlotRequestContext, head: Bool) async throws -> Response {
-        let id = try Identifier(context.parameters.get("id") ?? "", what: "release id")
+        try await serve(try Identifier(context.parameters.get("id") ?? "", what: "release id"), request, context: context, head: head)
+    }
+
+    /// The payload of release `id` (also what the DDI face serves as its artifact).
+    func serve(_ id: Identifier, _ request: Request, context: SlotRequestContext, head: Bool) async throws(ServerError) -> Response {
         let release = try await publishedRelease(id)
         let size = release.manifest.payloadSize
         let etag = "\"\(release.payloadSHA256 ?? release.manifest.sha256)\""

@@ -37,17 +37,18 @@ struct UploadRoute {
         defer { _ = state.uploadsInProgress.withLock { $0.remove(id.value) } }
 
         let upload = try await state.payloads.beginUpload(id)
-        let payloadSHA256: String
+        let digests: (sha256: String, sha1: String)
         do throws(ServerError) {
             let verifier = try UploadVerifier(manifest: release.manifest)
             try await receive(request.body, into: upload, verifier: verifier)
-            payloadSHA256 = try verifier.finish()
+            digests = try verifier.finish()
             try await upload.commit(size: verifier.payloadBytes)
         } catch {
             await upload.discard()
             throw error
         }
-        let record = try await state.store.publishRelease(id: id.value, payloadSHA256: payloadSHA256, atMillis: Timestamp.nowMillis())
+        let record = try await state.store.publishRelease(
+            id: id.value, payloadSHA256: digests.sha256, payloadSHA1: digests.sha1, atMillis: Timestamp.nowMillis())
         state.logger.info("release \(id) published (\(manifest.payloadSize) payload bytes verified)")
         await state.releasesChanged()
         return try JSONBody.response(ReleaseInfo(record))

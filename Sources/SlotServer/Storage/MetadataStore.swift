@@ -18,7 +18,7 @@ public protocol MetadataStore: Sendable {
 
     /// Marks a release published (payload uploaded and verified, or external),
     /// giving it the next deploy order. Refuses a release already published.
-    func publishRelease(id: String, payloadSHA256: String?, atMillis: Int64) async throws(ServerError) -> ReleaseRecord
+    func publishRelease(id: String, payloadSHA256: String?, payloadSHA1: String?, atMillis: Int64) async throws(ServerError) -> ReleaseRecord
 
     /// Grows with every change devices can see: publish, rollout change, pause
     /// (the number the freshness statement carries).
@@ -69,6 +69,14 @@ public protocol MetadataStore: Sendable {
 
     func trialCounts(releaseId: String, cutoffMillis: Int64) async throws(ServerError) -> TrialCounts
 
+    /// Whether `clientId` reported an event of one of `types` about `releaseId`.
+    func reported(clientId: String, releaseId: String, types: [String]) async throws(ServerError) -> Bool
+
+    func ddiDevice(controllerId: String) async throws(ServerError) -> DDIDeviceRecord?
+
+    /// Inserts or replaces the device's row.
+    func saveDDIDevice(_ device: DDIDeviceRecord) async throws(ServerError)
+
     // MARK: Device identity
 
     func insertEnrollToken(_ token: EnrollTokenRecord) async throws(ServerError)
@@ -93,4 +101,11 @@ public protocol MetadataStore: Sendable {
 
     /// Releases resources; the store is unusable afterwards.
     func close() async
+}
+
+extension MetadataStore {
+    /// Publishes with no SHA-1 (a release whose payload lives elsewhere keeps the one it was deployed with).
+    public func publishRelease(id: String, payloadSHA256: String?, atMillis: Int64) async throws(ServerError) -> ReleaseRecord {
+        try await publishRelease(id: id, payloadSHA256: payloadSHA256, payloadSHA1: nil, atMillis: atMillis)
+    }
 }

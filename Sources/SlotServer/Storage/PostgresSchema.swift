@@ -119,6 +119,9 @@ enum PostgresSchema {
         "ALTER TABLE releases ADD COLUMN IF NOT EXISTS trial_timeout_s BIGINT NOT NULL DEFAULT 3600",
     ] + TrialSchema.statements
 
+    /// hawkBit DDI, as in ``SQLiteSchema/v5``; idempotent like v1.
+    static let v6 = ["ALTER TABLE releases ADD COLUMN IF NOT EXISTS payload_sha1 TEXT"] + DDISchema.statements
+
     /// Enrolments and revocations take it, so `change_seq` is handed out in
     /// commit order and a replica reading "after N" never skips a row.
     static let deviceKeysLockKey: Int64 = 0x736c_6f74_6b65_7973  // "slotkeys"

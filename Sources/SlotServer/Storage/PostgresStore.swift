@@ -26,7 +26,7 @@ public final class PostgresStore: MetadataStore, Service {
     public func migrate() async throws(ServerError) {
         try await transaction("migrating the PostgreSQL schema") { connection, logger in
             try await connection.query("SELECT pg_advisory_xact_lock(\(PostgresSchema.migrationLockKey))", logger: logger)
-            for statement in PostgresSchema.v1 + PostgresSchema.v2 + PostgresSchema.v3 + PostgresSchema.v4 + PostgresSchema.v5 {
+            for statement in PostgresSchema.v1 + PostgresSchema.v2 + PostgresSchema.v3 + PostgresSchema.v4 + PostgresSchema.v5 + PostgresSchema.v6 {
                 try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
             }
         }
@@ -46,7 +46,7 @@ public final class PostgresStore: MetadataStore, Service {
                 INSERT INTO releases (id, channel, compatible, version, security_version, size, crc32, sha256,
                   compression, payload_size, signature, external_url, payload_sha256, rollout_bp, paused,
                   pause_reason, auto_pause, experiment, arm_start, arm_end, published_seq, created_ms, published_ms,
-                  max_in_trial, trial_timeout_s)
+                  max_in_trial, trial_timeout_s, payload_sha1)
                 VALUES (\(release.id), \(release.channel), \(m.compatible), \(m.version), \(Int64(m.securityVersion)),
                   \(Int64(m.size)), \(m.crc32), \(m.sha256), \(m.compression.rawValue), \(Int64(m.payloadSize)),
                   \(release.signature), \(release.externalURL), \(release.payloadSHA256), \(release.rolloutBasisPoints),
@@ -54,7 +54,7 @@ public final class PostgresStore: MetadataStore, Service {
                   \(release.experiment?.startBucket), \(release.experiment?.endBucket),
                   NULL,
                   \(release.createdAtMillis), \(release.publishedAtMillis),
-                  \(Int64(release.maxInTrial)), \(Int64(release.trialTimeoutSeconds)))
+                  \(Int64(release.maxInTrial)), \(Int64(release.trialTimeoutSeconds)), \(release.payloadSHA1))
                 ON CONFLICT (id) DO NOTHING
                 RETURNING id
                 """, logger: logger
@@ -63,13 +63,13 @@ public final class PostgresStore: MetadataStore, Service {
         }
     }
 
-    public func publishRelease(id: String, payloadSHA256: String?, atMillis: Int64) async throws(ServerError) -> ReleaseRecord {
+    public func publishRelease(id: String, payloadSHA256: String?, payloadSHA1: String?, atMillis: Int64) async throws(ServerError) -> ReleaseRecord {
         try await transaction("publishing release \(id)") { connection, logger in
             let rows = try await Self.fetchReleases(
                 connection, logger,
                 """
                 UPDATE releases SET published_seq = nextval('slot_publish_seq'), payload_sha256 = \(payloadSHA256),
-                  published_ms = \(atMillis)
+                  payload_sha1 = COALESCE(\(payloadSHA1), payload_sha1), published_ms = \(atMillis)
                 WHERE id = \(id) AND published_seq IS NULL RETURNING *
                 """)
             if let release = rows.first {
@@ -304,6 +304,45 @@ public final class PostgresStore: MetadataStore, Service {
         }
     }
 
+    public func reported(clientId: String, releaseId: String, types: [String]) async throws(ServerError) -> Bool {
+        try await query("reading the reports of \(clientId)") { connection, logger in
+            let rows = try await connection.query(
+                "SELECT 1 FROM events WHERE release_id = \(releaseId) AND type = ANY(\(types)) AND client_id = \(clientId) LIMIT 1",
+                logger: logger
+            ).collect()
+            return !rows.isEmpty
+        }
+    }
+
+    public func ddiDevice(controllerId: String) async throws(ServerError) -> DDIDeviceRecord? {
+        try await query("reading DDI device \(controllerId)") { connection, logger in
+            for try await row in try await connection.query(
+                "SELECT * FROM ddi_devices WHERE controller_id = \(controllerId)", logger: logger)
+            {
+                let r = row.makeRandomAccess()
+                return DDIDeviceRecord(
+                    controllerId: try r["controller_id"].decode(String.self), version: try r["version"].decode(String?.self),
+                    actionReleaseId: try r["action_release"].decode(String?.self),
+                    actionProceeding: try r["action_proceeding"].decode(Bool.self), configMillis: try r["config_ms"].decode(Int64?.self),
+                    updatedMillis: try r["updated_ms"].decode(Int64.self))
+            }
+            return nil
+        }
+    }
+
+    public func saveDDIDevice(_ device: DDIDeviceRecord) async throws(ServerError) {
+        _ = try await query("saving DDI device \(device.controllerId)") { connection, logger in
+            try await connection.query(
+                """
+                INSERT INTO ddi_devices (controller_id, version, action_release, action_proceeding, config_ms, updated_ms)
+                VALUES (\(device.controllerId), \(device.version), \(device.actionReleaseId), \(device.actionProceeding),
+                  \(device.configMillis), \(device.updatedMillis))
+                ON CONFLICT (controller_id) DO UPDATE SET version = EXCLUDED.version, action_release = EXCLUDED.action_release,
+                  action_proceeding = EXCLUDED.action_proceeding, config_ms = EXCLUDED.config_ms, updated_ms = EXCLUDED.updated_ms
+                """, logger: logger)
+        }
+    }
+
     public func trialCounts(releaseId: String, cutoffMillis: Int64) async throws(ServerError) -> TrialCounts {
         try await query("counting the trial of \(releaseId)") { connection, logger in
             let rows = try await connection.query(
@@ -503,6 +542,7 @@ public final class PostgresStore: MetadataStore, Service {
             publishedAtMillis: try r["published_ms"].decode(Int64?.self))
         release.maxInTrial = Int(try r["max_in_trial"].decode(Int64.self))
         release.trialTimeoutSeconds = Int(try r["trial_timeout_s"].decode(Int64.self))
+        release.payloadSHA1 = try r["payload_sha1"].decode(String?.self)
         return release
     }
 }

@@ -14,6 +14,8 @@ public struct ReleaseRecord: Sendable, Equatable {
     public var externalURL: String?
     /// SHA-256 of the bytes served (the gzip stream for gzip payloads); the ETag.
     public var payloadSHA256: String?
+    /// SHA-1 of the same bytes: what hawkBit's DDI hands SWUpdate (`hashes.sha1`).
+    public var payloadSHA1: String?
     public var rolloutBasisPoints: Int
     public var paused: Bool
     public var pauseReason: String?

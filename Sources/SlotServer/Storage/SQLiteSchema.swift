@@ -90,5 +90,8 @@ enum SQLiteSchema {
         "ALTER TABLE releases ADD COLUMN trial_timeout_s INTEGER NOT NULL DEFAULT 3600",
     ] + TrialSchema.statements
 
+    /// hawkBit DDI: the payload's SHA-1, and the DDI devices.
+    static let v5 = ["ALTER TABLE releases ADD COLUMN payload_sha1 TEXT"] + DDISchema.statements
+
     static let bumpCatalogVersion = "UPDATE catalog_state SET version = version + 1 WHERE id = 1"
 }

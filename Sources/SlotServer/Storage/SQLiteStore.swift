@@ -32,6 +32,9 @@ public final class SQLiteStore: MetadataStore {
         migrator.registerMigration("v4") { db in
             for statement in SQLiteSchema.v4 { try db.execute(sql: statement) }
         }
+        migrator.registerMigration("v5") { db in
+            for statement in SQLiteSchema.v5 { try db.execute(sql: statement) }
+        }
         do {
             try migrator.migrate(pool)
         } catch {
@@ -52,8 +55,8 @@ public final class SQLiteStore: MetadataStore {
                     INSERT INTO releases (id, channel, compatible, version, security_version, size, crc32, sha256,
                       compression, payload_size, signature, external_url, payload_sha256, rollout_bp, paused,
                       pause_reason, auto_pause, experiment, arm_start, arm_end, published_seq, created_ms, published_ms,
-                      max_in_trial, trial_timeout_s)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                      max_in_trial, trial_timeout_s, payload_sha1)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """,
                 arguments: [
                     release.id, release.channel, release.manifest.compatible, release.manifest.version,
@@ -62,22 +65,23 @@ public final class SQLiteStore: MetadataStore {
                     release.signature, release.externalURL, release.payloadSHA256, release.rolloutBasisPoints,
                     release.paused, release.pauseReason, release.autoPause, release.experiment?.name,
                     release.experiment?.startBucket, release.experiment?.endBucket, nil as Int64?,
-                    release.createdAtMillis, nil as Int64?, release.maxInTrial, release.trialTimeoutSeconds,
+                    release.createdAtMillis, nil as Int64?, release.maxInTrial, release.trialTimeoutSeconds, release.payloadSHA1,
                 ])
         }
     }
 
-    public func publishRelease(id: String, payloadSHA256: String?, atMillis: Int64) async throws(ServerError) -> ReleaseRecord {
+    public func publishRelease(id: String, payloadSHA256: String?, payloadSHA1: String?, atMillis: Int64) async throws(ServerError) -> ReleaseRecord {
         try await write("publishing release \(id)") { db in
             guard var release = try Self.fetchRelease(db, id: id) else { throw ServerError.notFound("no release \(id)") }
             if release.isPublished { throw ServerError.conflict("release \(id) is already published") }
             let next = (try Int64.fetchOne(db, sql: "SELECT MAX(published_seq) FROM releases") ?? 0) + 1
             try db.execute(
-                sql: "UPDATE releases SET published_seq = ?, payload_sha256 = ?, published_ms = ? WHERE id = ?",
-                arguments: [next, payloadSHA256, atMillis, id])
+                sql: "UPDATE releases SET published_seq = ?, payload_sha256 = ?, payload_sha1 = COALESCE(?, payload_sha1), published_ms = ? WHERE id = ?",
+                arguments: [next, payloadSHA256, payloadSHA1, atMillis, id])
             try db.execute(sql: SQLiteSchema.bumpCatalogVersion)
             release.publishedSeq = next
             release.payloadSHA256 = payloadSHA256
+            release.payloadSHA1 = payloadSHA1 ?? release.payloadSHA1
             release.publishedAtMillis = atMillis
             return release
         }
@@ -250,6 +254,39 @@ public final class SQLiteStore: MetadataStore {
         }
     }
 
+    public func reported(clientId: String, releaseId: String, types: [String]) async throws(ServerError) -> Bool {
+        try await read("reading the reports of \(clientId)") { db in
+            let marks = Array(repeating: "?", count: types.count).joined(separator: ", ")
+            return try Bool.fetchOne(
+                db, sql: "SELECT 1 FROM events WHERE release_id = ? AND type IN (\(marks)) AND client_id = ? LIMIT 1",
+                arguments: StatementArguments([releaseId] + types + [clientId])) != nil
+        }
+    }
+
+    public func ddiDevice(controllerId: String) async throws(ServerError) -> DDIDeviceRecord? {
+        try await read("reading DDI device \(controllerId)") { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM ddi_devices WHERE controller_id = ?", arguments: [controllerId]).map { row in
+                DDIDeviceRecord(
+                    controllerId: row["controller_id"], version: row["version"], actionReleaseId: row["action_release"],
+                    actionProceeding: row["action_proceeding"], configMillis: row["config_ms"], updatedMillis: row["updated_ms"])
+            }
+        }
+    }
+
+    public func saveDDIDevice(_ device: DDIDeviceRecord) async throws(ServerError) {
+        try await write("saving DDI device \(device.controllerId)") { db in
+            try db.execute(
+                sql: """
+                    INSERT OR REPLACE INTO ddi_devices (controller_id, version, action_release, action_proceeding, config_ms, updated_ms)
+                    VALUES (?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [
+                    device.controllerId, device.version, device.actionReleaseId, device.actionProceeding, device.configMillis,
+                    device.updatedMillis,
+                ])
+        }
+    }
+
     public func trialCounts(releaseId: String, cutoffMillis: Int64) async throws(ServerError) -> TrialCounts {
         try await read("counting the trial of \(releaseId)") { db in
             let row = try Row.fetchOne(
@@ -416,6 +453,7 @@ public final class SQLiteStore: MetadataStore {
             publishedSeq: row["published_seq"], createdAtMillis: row["created_ms"], publishedAtMillis: row["published_ms"])
         release.maxInTrial = row["max_in_trial"]
         release.trialTimeoutSeconds = row["trial_timeout_s"]
+        release.payloadSHA1 = row["payload_sha1"]
         return release
     }
 
