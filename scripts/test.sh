@@ -30,6 +30,8 @@ make --no-print-directory install-build-static install-build > "$LOGS/release-bu
 lane_swift() {
     stage "swift test: unit, CLI, loop devices, crashes, update client, end to end; then the server (SQLite and PostgreSQL)"
     scripts/postgres-test.sh -- sh -c 'swift test --skip SlotServerTests && swift test --skip-build --filter SlotServerTests'
+    stage "hawkBit DDI: Debian's stock swupdate against slot-server (install and success, a wrong hash, a cancel)"
+    SLOT_SERVER="$ROOT/.build/debug/slot-server" Tests/ddi/swupdate-interop.sh
     stage "fuzzing: every parser of untrusted bytes, ${FUZZ_SECONDS:-20} s each (libFuzzer + AddressSanitizer; Fuzz/README.md)"
     Fuzz/run.sh
 }
