@@ -35,6 +35,8 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     /// The answer to `/v1/session` as a device reads it (the sealed session
     /// key), and the ticket and MAC spellings the server reads from headers.
     case sessionGrant = "session-grant"
+    /// A hawkBit DDI feedback body (SWUpdate's printf-built JSON): the lenient reader.
+    case ddiFeedback = "ddi-feedback"
 
     /// Runs one input. Returns normally for any input the parser handles
     /// (accepted or refused with an error); stops the process on a broken property.
@@ -49,6 +51,38 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
         case .checkAnswer: Self.checkAnswer(input)
         case .gzip: Self.gzip(input)
         case .sessionGrant: Self.sessionGrant(input)
+        case .ddiFeedback: Self.ddiFeedback(input)
+        }
+    }
+
+    /// What the lenient reader finds agrees with `JSONDecoder` on bodies both
+    /// read, when each key appears once; what it accepts is a short plain word.
+    private static func ddiFeedback(_ input: [UInt8]) {
+        struct Body: Decodable {
+            struct Status: Decodable {
+                struct Result: Decodable { var finished: String? }
+                var execution: String
+                var result: Result?
+            }
+            var status: Status
+        }
+        let parsed = DDIFeedback.parse(input)
+        for value in [parsed?.execution, parsed?.finished].compactMap({ $0 }) {
+            guard value.utf8.count <= 32, !value.utf8.contains(where: { $0 == UInt8(ascii: "\"") || $0 < 0x20 }) else {
+                fail("ddi-feedback accepted '\(value)'")
+            }
+        }
+        func occurrences(_ key: String) -> Int {
+            let needle = Array("\"\(key)\"".utf8)
+            guard input.count >= needle.count else { return 0 }
+            return (0...(input.count - needle.count)).filter { input[$0..<$0 + needle.count].elementsEqual(needle) }.count
+        }
+        guard let decoded = try? JSONDecoder().decode(Body.self, from: Data(input)),
+            occurrences("execution") == 1, occurrences("finished") <= 1, decoded.status.execution.utf8.count <= 32,
+            decoded.status.execution.utf8.allSatisfy({ $0 >= 0x20 && $0 != UInt8(ascii: "\\") })
+        else { return }
+        guard parsed?.execution == decoded.status.execution else {
+            fail("ddi-feedback read execution \(String(describing: parsed?.execution)), JSONDecoder \(decoded.status.execution)")
         }
     }
 

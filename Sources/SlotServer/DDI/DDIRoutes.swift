@@ -155,7 +155,7 @@ struct DDIRoutes {
         let controller = try device(request, context)
         let release = try await action(context)
         let body = Array(try await JSONBody.collect(request, limit: state.configuration.limits.eventsBody).readableBytesView)
-        guard let feedback = DDIWire.feedback(body) else { throw ServerError.badRequest("feedback without status.execution") }
+        guard let feedback = DDIFeedback.parse(body) else { throw ServerError.badRequest("feedback without status.execution") }
         let now = Timestamp.nowMillis()
         guard var record = try await state.store.ddiDevice(controllerId: controller), record.actionReleaseId == release.id else {
             return try JSONBody.response(EmptyAnswer())

@@ -69,44 +69,4 @@ enum DDIWire {
         func two(_ n: Int) -> String { n < 10 ? "0\(n)" : String(n) }
         return "\(two(s / 3600)):\(two(s / 60 % 60)):\(two(s % 60))"
     }
-
-    /// What a feedback body says about its action.
-    struct Feedback: Equatable {
-        /// `proceeding`, `closed`, `canceled`, `scheduled`, `rejected`, `resumed`.
-        var execution: String
-        /// `success`, `failure` or `none`.
-        var finished: String?
-    }
-
-    /// Reads `status.execution` and `status.result.finished` from a feedback
-    /// body. suricatta builds it with printf, so `details` may hold raw control
-    /// characters and unescaped quotes: the two fields are found by their keys
-    /// rather than by a JSON decoder, and the rest is ignored.
-    static func feedback(_ body: [UInt8]) -> Feedback? {
-        guard let execution = stringValue(of: "execution", in: body) else { return nil }
-        return Feedback(execution: execution, finished: stringValue(of: "finished", in: body))
-    }
-
-    /// The string after the first `"key"` and a colon; nil when there is none.
-    /// Values are short lower-case words: no escapes to undo.
-    static func stringValue(of key: String, in body: [UInt8]) -> String? {
-        let needle = Array("\"\(key)\"".utf8)
-        guard needle.count <= body.count else { return nil }
-        var index = 0
-        while index + needle.count <= body.count {
-            if body[index..<index + needle.count].elementsEqual(needle) {
-                var cursor = index + needle.count
-                while cursor < body.count, body[cursor] == 0x20 || body[cursor] == 0x09 || body[cursor] == 0x0a || body[cursor] == 0x0d { cursor += 1 }
-                guard cursor < body.count, body[cursor] == UInt8(ascii: ":") else { index += 1; continue }
-                cursor += 1
-                while cursor < body.count, body[cursor] == 0x20 || body[cursor] == 0x09 || body[cursor] == 0x0a || body[cursor] == 0x0d { cursor += 1 }
-                guard cursor < body.count, body[cursor] == UInt8(ascii: "\"") else { return nil }
-                let start = cursor + 1
-                guard let end = body[start...].firstIndex(of: UInt8(ascii: "\"")), end - start <= 32 else { return nil }
-                return String(decoding: body[start..<end], as: UTF8.self)
-            }
-            index += 1
-        }
-        return nil
-    }
 }
