@@ -55,11 +55,9 @@ struct CheckAnswerer: Sendable {
 
     /// Asks the store to admit the device to each trial it would enter, newest
     /// first, until what the check gets needs no asking: admitted, or passed
-    /// over because the trial is full. A device over its rate limit gets `429`
-    /// before it can take a place; ``answer(_:authority:deviceLimitChecked:)``
-    /// then skips that limit.
+    /// over because the trial is full. Callers apply the device's rate limit
+    /// first, so that a device over it cannot take a place.
     func admit(_ check: CheckRequest) async throws(ServerError) {
-        try RequestLimits.enforce(state.limits.checkPerDevice, check.clientId, "client \(check.clientId)")
         for _ in 0..<8 {
             guard let release = admissionCandidate(check) else { return }
             let now = Timestamp.nowMillis()

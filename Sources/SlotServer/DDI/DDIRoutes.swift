@@ -101,6 +101,8 @@ struct DDIRoutes {
             }
         } else {
             record.actionReleaseId = nil
+            // No per-device limit: the server sets the polling pace (--ddi-poll), and the
+            // per-address limit of every DDI request holds floods back.
             let check = checkRequest(record)
             try await answerer.admit(check)
             if let chosen = answerer.choose(check), chosen.payloadSHA1 != nil,
@@ -123,7 +125,7 @@ struct DDIRoutes {
     }
 
     func deployment(_ request: Request, _ context: SlotRequestContext) async throws(ServerError) -> Response {
-        let controller = try device(request, context)
+        _ = try device(request, context)
         let release = try await action(context)
         guard let sha1 = release.payloadSHA1 else { throw ServerError.notFound("release \(release.id) has no SHA-1 for DDI devices") }
         let seq = release.publishedSeq ?? 0
@@ -132,7 +134,6 @@ struct DDIRoutes {
             filename: Self.artifactName(release), size: release.manifest.payloadSize,
             hashes: .init(sha1: sha1, sha256: release.payloadSHA256 ?? release.manifest.sha256),
             _links: ["download": .init(href: href), "download-http": .init(href: href)])
-        _ = controller
         return try JSONBody.response(
             DDIWire.Deployment(
                 id: String(seq),
