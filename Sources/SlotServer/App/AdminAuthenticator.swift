@@ -19,9 +19,14 @@ struct AdminAuthenticator: Sendable {
         guard header.count > prefix.count, header.prefix(prefix.count).lowercased() == prefix else {
             throw ServerError(.unauthorized, "admin endpoints need a Bearer token")
         }
-        let presented = Array(SHA256.hash(data: Array(header.dropFirst(prefix.count).utf8)))
+        guard Self.matches(header.dropFirst(prefix.count), expected) else { throw ServerError(.unauthorized, "wrong admin token") }
+    }
+
+    /// Whether `presented` is the token whose SHA-256 is `expectedHash`, in constant time.
+    static func matches(_ presented: some StringProtocol, _ expectedHash: [UInt8]) -> Bool {
+        let hash = Array(SHA256.hash(data: Array(presented.utf8)))
         var difference: UInt8 = 0
-        for (a, b) in zip(presented, expected) { difference |= a ^ b }
-        guard difference == 0 else { throw ServerError(.unauthorized, "wrong admin token") }
+        for (a, b) in zip(hash, expectedHash) { difference |= a ^ b }
+        return difference == 0
     }
 }

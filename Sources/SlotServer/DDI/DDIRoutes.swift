@@ -42,15 +42,9 @@ final class DDIFace: Sendable {
         case "gatewaytoken": expected = configuration.gatewayToken
         default: expected = nil
         }
-        guard let expected, Self.constantTimeEqual(presented, expected) else {
+        guard let expected, AdminAuthenticator.matches(presented, Array(SHA256.hash(data: Array(expected.utf8)))) else {
             throw ServerError(.unauthorized, "the \(scheme == "gatewaytoken" ? "gateway" : "target") token is not valid for \(controllerId)")
         }
-    }
-
-    private static func constantTimeEqual(_ a: String, _ b: String) -> Bool {
-        let x = Array(SHA256.hash(data: Array(a.utf8)))
-        let y = Array(SHA256.hash(data: Array(b.utf8)))
-        return zip(x, y).reduce(UInt8(0)) { $0 | ($1.0 ^ $1.1) } == 0
     }
 }
 
