@@ -11,4 +11,14 @@ static inline int czlib_inflate_init_gzip(z_streamp strm) {
 static inline int czlib_deflate_init_gzip(z_streamp strm, int level) {
     return deflateInit2(strm, level, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY);
 }
+
+/* Raw deflate (no header, no trailer): the chunked payload writes its own
+   gzip header and trailer around it so every chunk's bytes can be found. */
+static inline int czlib_deflate_init_raw(z_streamp strm, int level) {
+    return deflateInit2(strm, level, Z_DEFLATED, -MAX_WBITS, 8, Z_DEFAULT_STRATEGY);
+}
+
+static inline int czlib_inflate_init_raw(z_streamp strm) {
+    return inflateInit2(strm, -MAX_WBITS);
+}
 #endif

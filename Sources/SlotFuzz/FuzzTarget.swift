@@ -37,6 +37,9 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     case sessionGrant = "session-grant"
     /// A hawkBit DDI feedback body (SWUpdate's printf-built JSON): the lenient reader.
     case ddiFeedback = "ddi-feedback"
+    /// A release's chunk index as a device reads it, and the chunk inflater
+    /// on bytes a payload server sent.
+    case chunkIndex = "chunk-index"
 
     /// Runs one input. Returns normally for any input the parser handles
     /// (accepted or refused with an error); stops the process on a broken property.
@@ -52,6 +55,7 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
         case .gzip: Self.gzip(input)
         case .sessionGrant: Self.sessionGrant(input)
         case .ddiFeedback: Self.ddiFeedback(input)
+        case .chunkIndex: Self.chunkIndex(input)
         }
     }
 
@@ -253,6 +257,34 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
         let accepted = (try? verifier.verify(release, securityFloor: 0)) != nil
         guard accepted == (isValid && release.compatible == "fuzz") else {
             fail("a release signed with the pinned key was \(accepted ? "accepted" : "refused") (manifest valid: \(isValid))")
+        }
+    }
+
+    private static func chunkIndex(_ input: [UInt8]) {
+        if let index = try? ChunkIndex(parsing: input) {
+            // What a device relies on: chunks tile the image, their bytes lie in the payload.
+            guard index.count > 0, index.imageRange(index.count - 1).upperBound == index.imageSize,
+                index.payloadRange(0..<index.count).upperBound <= index.payloadSize
+            else { fail("a parsed chunk index has chunks outside its image or payload") }
+            for chunk in 0..<index.count where index.payloadRange(chunk..<chunk + 1).isEmpty && index.compression == .gzip {
+                fail("a parsed chunk index has an empty chunk \(chunk)")
+            }
+            guard let again = try? ChunkIndex(parsing: index.encoded()), again == index else {
+                fail("a parsed chunk index does not encode and parse back to itself")
+            }
+        }
+        // Payload bytes from a server: the inflater refuses or fills exactly the output.
+        guard input.count >= 2 else { return }
+        let historyLength = min(Int(input[0]) * 128, input.count - 2, ChunkInflater.window)
+        let outputLength = Int(input[1]) * 64 + 1
+        guard let inflater = try? ChunkInflater() else { fail("zlib cannot start") }
+        var output = [UInt8](repeating: 0, count: outputLength)
+        let history = Array(input[2..<2 + historyLength])
+        let data = Array(input[(2 + historyLength)...])
+        _ = try? data.withUnsafeBytes { bytes in
+            try history.withUnsafeBytes { history in
+                try output.withUnsafeMutableBytes { try inflater.inflate(bytes, history: history, into: $0) }
+            }
         }
     }
 

@@ -15,8 +15,10 @@ public struct Release: Codable, Sendable, Equatable {
     public var payloadSize: UInt64
     /// Base64 Ed25519 signature over `manifest.signingBytes`.
     public var signature: String
+    /// The chunk index for delta downloads, when the release has one.
+    public var index: ChunkIndexReference?
 
-    public init(id: String, manifest: ReleaseManifest, url: String, signature: String) {
+    public init(id: String, manifest: ReleaseManifest, url: String, signature: String, index: ChunkIndexReference? = nil) {
         self.id = id
         self.compatible = manifest.compatible
         self.version = manifest.version
@@ -28,6 +30,7 @@ public struct Release: Codable, Sendable, Equatable {
         self.compression = manifest.compression
         self.payloadSize = manifest.payloadSize
         self.signature = signature
+        self.index = index
     }
 
     /// The part of the release the signature covers.

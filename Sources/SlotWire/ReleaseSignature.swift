@@ -7,19 +7,28 @@ import FoundationEssentials
 /// is what devices and the server hold, `release.key` stays with the operator.
 public enum ReleaseSignature {
     public static func sign(_ manifest: ReleaseManifest, privateKeyBase64: String) throws(WireError) -> String {
+        try sign(manifest.signingBytes, privateKeyBase64: privateKeyBase64)
+    }
+
+    /// Signs any of the release's signed forms (the manifest, its chunk index).
+    public static func sign(_ bytes: [UInt8], privateKeyBase64: String) throws(WireError) -> String {
         let key = try privateKey(fromBase64: privateKeyBase64)
         do {
-            return try key.signature(for: manifest.signingBytes).base64EncodedString()
+            return try key.signature(for: bytes).base64EncodedString()
         } catch {
             throw WireError("signing failed: \(error)")
         }
     }
 
     public static func isValid(_ signatureBase64: String, for manifest: ReleaseManifest, publicKeyBase64: String) -> Bool {
+        isValid(signatureBase64, for: manifest.signingBytes, publicKeyBase64: publicKeyBase64)
+    }
+
+    public static func isValid(_ signatureBase64: String, for bytes: [UInt8], publicKeyBase64: String) -> Bool {
         guard let key = try? publicKey(fromBase64: publicKeyBase64),
             let signature = Data(base64Encoded: signatureBase64.trimmedBase64)
         else { return false }
-        return key.isValidSignature(signature, for: manifest.signingBytes)
+        return key.isValidSignature(signature, for: bytes)
     }
 
     public static func publicKey(fromBase64 text: String) throws(WireError) -> Curve25519.Signing.PublicKey {

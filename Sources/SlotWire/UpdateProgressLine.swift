@@ -24,6 +24,11 @@ public struct UpdateProgressLine: Codable, Sendable, Equatable {
     public var version: String?
     public var releaseId: String?
     public var error: Failure?
+    /// Delta updates: image bytes reused from the device, payload bytes fetched.
+    public var bytesReused: UInt64?
+    public var bytesFetched: UInt64?
+    /// What the update is doing beyond its state.
+    public var detail: String?
 
     public init(state: String, bytesDone: UInt64, bytesTotal: UInt64, version: String? = nil, releaseId: String? = nil, error: Failure? = nil) {
         self.state = state

@@ -47,12 +47,27 @@ struct DeployCommand: AsyncParsableCommand {
     @Option(help: "Serve the payload from this external URL (CDN) instead of uploading it.")
     var url: String?
 
+    @Option(help: "Chunk size of the chunk index for delta downloads, a power of two from 512 to 1048576; best the file system's block size.")
+    var chunkSize = 4096
+
+    @Flag(help: "Publish no chunk index: devices always download the whole payload.")
+    var noIndex = false
+
+    @Option(help: "With --url: where the chunk index is served (default: this server serves it).")
+    var indexUrl: String?
+
+    @Option(help: "Also write the exact payload to FILE and its chunk index to FILE.index, to put on a CDN or static server (--url, --index-url).")
+    var writePayload: String?
+
     @Argument(help: "The image file.")
     var image: String
 
     func validate() throws {
         if (experiment == nil) != (armStart == nil) || (experiment == nil) != (armEnd == nil) {
             throw ValidationError("--experiment, --arm-start and --arm-end go together")
+        }
+        if indexUrl != nil && (url == nil || noIndex) {
+            throw ValidationError("--index-url goes with --url, and not with --no-index")
         }
         if experiment != nil && rollout != nil {
             throw ValidationError("an experiment arm is sized by --arm-start/--arm-end, not --rollout")
@@ -68,6 +83,9 @@ struct DeployCommand: AsyncParsableCommand {
             options.rolloutPercent = rollout
             options.gzip = gzip
             options.externalURL = url
+            options.chunkSize = noIndex ? nil : chunkSize
+            options.indexURL = indexUrl
+            options.writePayload = writePayload
             options.maxInTrial = maxInTrial
             options.trialTimeoutSeconds = trialTimeout
             if let experiment, let armStart, let armEnd {

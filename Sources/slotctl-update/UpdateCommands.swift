@@ -66,6 +66,8 @@ struct UpdateCommand: AsyncParsableCommand {
         let outcome = try await engine.update { progress in
             if let printer {
                 printer.print(progress)
+            } else if let detail = progress.detail, progress.bytesDone == 0 {
+                Terminal.writeStderr("slotctl: \(detail)\n")
             } else if progress.state == .downloading {
                 bar?.update(done: progress.bytesDone, total: progress.bytesTotal)
             }
@@ -76,7 +78,10 @@ struct UpdateCommand: AsyncParsableCommand {
         case .upToDate:
             print("up to date (\(engine.currentVersion() ?? "unknown"))")
         case .installed(let release, let slot):
-            print("installed \(release.version) into slot \(slot): ready to reboot")
+            let done = engine.progress
+            let delta = done.bytesReused > 0 || done.bytesFetched > 0
+                ? " (delta: \(ByteFormat.format(done.bytesReused)) reused, \(ByteFormat.format(done.bytesFetched)) downloaded)" : ""
+            print("installed \(release.version) into slot \(slot): ready to reboot\(delta)")
         }
     }
 }
@@ -88,7 +93,13 @@ final class ProgressPrinter: Sendable {
             state: progress.state.rawValue, bytesDone: progress.bytesDone, bytesTotal: progress.bytesTotal,
             version: progress.version, releaseId: progress.releaseId,
             error: progress.error.map { .init(code: $0.code.name, exitCode: Int64($0.exitCode), message: $0.description) })
-        Terminal.writeStdout(line.json + "\n")
+        var delta = line
+        if progress.bytesReused > 0 || progress.bytesFetched > 0 {
+            delta.bytesReused = progress.bytesReused
+            delta.bytesFetched = progress.bytesFetched
+        }
+        delta.detail = progress.detail
+        Terminal.writeStdout(delta.json + "\n")
     }
 }
 

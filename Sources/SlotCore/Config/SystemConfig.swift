@@ -59,6 +59,9 @@ public struct SystemConfig: Sendable {
         public var rebootAfterUpdate: Bool = false
         /// What the daemon runs to reboot.
         public var rebootCommand: String = "/sbin/reboot"
+        /// Whether a release's chunk index is used to fetch only the chunks
+        /// the device lacks (`delta = no`: always the whole payload).
+        public var delta: Bool = true
     }
 
     /// The config path chosen by `--config`, then `SLOTCTL_CONFIG`, then the default.
@@ -176,7 +179,7 @@ public struct SystemConfig: Sendable {
 
         var update = UpdateConfig()
         if let section = ini.section("update") {
-            try reader.checkKeys(section, allowed: ["server", "channel", "public-key", "ca", "server-key", "enroll-token", "interval", "max-backoff", "reboot", "reboot-command"])
+            try reader.checkKeys(section, allowed: ["server", "channel", "public-key", "ca", "server-key", "enroll-token", "interval", "max-backoff", "reboot", "reboot-command", "delta"])
             update.server = section.entry("server")?.value
             if let server = update.server, !(server.hasPrefix("http://") || server.hasPrefix("https://")) {
                 throw SlotError(.invalidConfig, "\(path):\(section.entry("server")!.line): [update] server: expected an http:// or https:// URL, got '\(server)'")
@@ -192,6 +195,7 @@ public struct SystemConfig: Sendable {
             update.interval = try reader.integer(section, "interval", range: 1...(7 * 86400)) ?? update.interval
             update.maxBackoff = try reader.integer(section, "max-backoff", range: 1...(30 * 86400)) ?? update.maxBackoff
             update.rebootAfterUpdate = try reader.boolean(section, "reboot") ?? false
+            update.delta = try reader.boolean(section, "delta") ?? true
             update.rebootCommand = section.entry("reboot-command")?.value ?? update.rebootCommand
         }
 

@@ -24,6 +24,11 @@ public struct DeployRequest: Codable, Sendable, Equatable {
     public var maxInTrial: Int?
     /// Seconds a device stays in trial without reporting; nil: the server's default.
     public var trialTimeoutSeconds: Int?
+    /// The release's chunk index (delta downloads). Its `url` is empty when
+    /// `indexData` carries the index for this server to serve, else where it lives.
+    public var index: ChunkIndexReference?
+    /// Base64 of the chunk index, when this server serves it.
+    public var indexData: String?
 
     public init(
         channel: String, manifest: ReleaseManifest, signature: String, rolloutPercent: Double? = nil,

@@ -1,4 +1,6 @@
+import Crypto
 import Foundation
+import SlotCodec
 import SlotWire
 #if canImport(Glibc)
 import Glibc
@@ -22,6 +24,12 @@ public struct Deployer: Sendable {
         /// nil: the server's default gate.
         public var maxInTrial: Int?
         public var trialTimeoutSeconds: Int?
+        /// Chunk size of the chunk index; nil: no index.
+        public var chunkSize: Int? = 4096
+        /// With `externalURL`: where the index lives; nil: the server serves it.
+        public var indexURL: String?
+        /// Also write the payload here, and its index beside it (`.index`).
+        public var writePayload: String?
 
         public init(imagePath: String, compatible: String, channel: String, version: String) {
             self.imagePath = imagePath
@@ -42,7 +50,7 @@ public struct Deployer: Sendable {
     public func deploy(_ options: Options) async throws(ServerError) -> ReleaseInfo {
         let prepared = try ImagePreparer.prepare(
             imagePath: options.imagePath, compatible: options.compatible, version: options.version,
-            securityVersion: options.securityVersion, gzip: options.gzip)
+            securityVersion: options.securityVersion, gzip: options.gzip, chunkSize: options.chunkSize)
         defer { if prepared.isTemporary { unlink(prepared.payloadPath) } }
 
         let signature: String
@@ -58,8 +66,43 @@ public struct Deployer: Sendable {
             trialTimeoutSeconds: options.trialTimeoutSeconds)
         // The server hashes an upload itself; a payload it never sees needs the SHA-1 from here.
         if options.externalURL != nil { request.payloadSHA1 = prepared.payloadSHA1 }
+        let indexBytes = prepared.index?.encoded()
+        if let indexBytes {
+            let sha256 = Hex.string(SHA256.hash(data: indexBytes))
+            let size = UInt64(indexBytes.count)
+            guard size <= ChunkIndexReference.maxSize else {
+                throw ServerError.badRequest("the chunk index would take \(size) bytes, over the limit of \(ChunkIndexReference.maxSize); use a larger --chunk-size or --no-index")
+            }
+            let indexSignature: String
+            do {
+                indexSignature = try ReleaseSignature.sign(prepared.manifest.indexSigningBytes(sha256: sha256, size: size), privateKeyBase64: privateKeyBase64)
+            } catch {
+                throw ServerError(.configuration, "signing failed: \(error.message)", cause: error)
+            }
+            request.index = ChunkIndexReference(url: options.indexURL ?? "", size: size, sha256: sha256, signature: indexSignature)
+            if options.indexURL == nil { request.indexData = Data(indexBytes).base64EncodedString() }
+        }
+        if let target = options.writePayload {
+            try Self.copy(prepared.payloadPath, to: target)
+            if let indexBytes {
+                guard FileManager.default.createFile(atPath: target + ".index", contents: Data(indexBytes)) else {
+                    throw ServerError.io("cannot write \(target).index")
+                }
+            }
+        }
         let created = try await client.createRelease(request)
         guard let uploadPath = created.uploadPath else { return created.release }
         return try await client.uploadPayload(file: prepared.payloadPath, uploadPath: uploadPath)
+    }
+
+    private static func copy(_ source: String, to target: String) throws(ServerError) {
+        do {
+            if FileManager.default.fileExists(atPath: target) { try FileManager.default.removeItem(atPath: target) }
+            try FileManager.default.copyItem(atPath: source, toPath: target)
+            // For a web server to read: a temporary gzip is made private.
+            try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: target)
+        } catch {
+            throw ServerError.io("cannot write the payload to \(target)", cause: error)
+        }
     }
 }

@@ -14,15 +14,19 @@ public struct PreparedPayload: Sendable {
     public var isTemporary: Bool
     /// SHA-1 of the payload bytes (lower-case hex), for hawkBit DDI clients; not signed, not trusted.
     public var payloadSHA1: String
+    /// The chunk index, when asked for (delta downloads).
+    public var index: ChunkIndex?
 }
 
 /// Reads an image once, in chunks: size, CRC-32 and SHA-256 of the image and,
 /// with gzip, the compressed payload written to a temporary file beside it;
-/// the SHA-1 of the payload too.
+/// the SHA-1 of the payload too. With `chunkSize` it also cuts the image into
+/// chunks for the chunk index, and a gzip payload is written so that each
+/// chunk can be fetched and inflated on its own (``ChunkedGzipWriter``).
 public enum ImagePreparer {
     public static func prepare(
         imagePath: String, compatible: String, version: String, securityVersion: UInt64, gzip: Bool,
-        temporaryDirectory: String = NSTemporaryDirectory()
+        chunkSize: Int? = nil, temporaryDirectory: String = NSTemporaryDirectory()
     ) throws(ServerError) -> PreparedPayload {
         let input = open(imagePath, O_RDONLY | O_CLOEXEC)
         guard input >= 0 else { throw ServerError.io("cannot open the image \(imagePath)", cause: errnoError()) }
@@ -35,11 +39,22 @@ public enum ImagePreparer {
         var payloadPath = imagePath
         var output: PayloadFile?
         var deflater: GzipDeflater?
+        var chunked: ChunkedGzipWriter?
+        var builder = chunkSize.map { ChunkIndex.Builder(chunkSize: $0, compression: gzip ? .gzip : .none) }
+        if let chunkSize {
+            guard ChunkIndex.chunkSizes.contains(chunkSize), chunkSize & (chunkSize - 1) == 0 else {
+                throw ServerError.badRequest("the chunk size must be a power of two from 512 B to 1 MiB, got \(chunkSize)")
+            }
+        }
         if gzip {
             payloadPath = temporaryDirectory + "/slot-deploy-\(UUID().uuidString.lowercased()).gz"
             output = try PayloadFile(creating: payloadPath)
             do throws(CodecError) {
-                deflater = try GzipDeflater()
+                if chunkSize != nil {
+                    chunked = try ChunkedGzipWriter()
+                } else {
+                    deflater = try GzipDeflater()
+                }
             } catch {
                 throw ServerError(error)
             }
@@ -52,25 +67,59 @@ public enum ImagePreparer {
 
         let chunk = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
         defer { chunk.deallocate() }
+        if chunked != nil, let output {
+            let header = UnsafeMutableRawBufferPointer(rebasing: chunk[0..<ChunkedGzipWriter.header.count])
+            header.copyBytes(from: ChunkedGzipWriter.header)
+            payloadSHA1.update(bufferPointer: UnsafeRawBufferPointer(header))
+            try output.write(UnsafeRawBufferPointer(header))
+        }
         while true {
-            let n = read(input, chunk.baseAddress, chunk.count)
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw ServerError.io("reading \(imagePath) failed", cause: errnoError())
+            // Whole buffers, so chunks never straddle two reads.
+            var n = 0
+            while n < chunk.count {
+                let got = read(input, chunk.baseAddress! + n, chunk.count - n)
+                if got < 0 {
+                    if errno == EINTR { continue }
+                    throw ServerError.io("reading \(imagePath) failed", cause: errnoError())
+                }
+                if got == 0 { break }
+                n += got
             }
             let bytes = UnsafeRawBufferPointer(rebasing: chunk[..<n])
-            if let deflater, let output {
-                try deflater.deflate(bytes, finish: n == 0, wrap: ServerError.init) { (compressed) throws(ServerError) in
+            if let chunkSize, var index = builder {
+                var at = 0
+                while at < n {
+                    let piece = UnsafeRawBufferPointer(rebasing: bytes[at..<min(n, at + chunkSize)])
+                    var written = piece.count
+                    if let chunked, let output {
+                        written = try chunked.chunk(piece, wrap: ServerError.init) { (compressed) throws(ServerError) in
+                            payloadSHA1.update(bufferPointer: compressed)
+                            try output.write(compressed)
+                        }
+                    }
+                    index.append(piece, payloadBytes: written)
+                    at += piece.count
+                }
+                builder = index
+                if n < chunk.count, let chunked, let output {
+                    try chunked.finish(wrap: ServerError.init) { (compressed) throws(ServerError) in
+                        payloadSHA1.update(bufferPointer: compressed)
+                        try output.write(compressed)
+                    }
+                }
+                if chunked == nil { payloadSHA1.update(bufferPointer: bytes) }
+            } else if let deflater, let output {
+                try deflater.deflate(bytes, finish: n < chunk.count, wrap: ServerError.init) { (compressed) throws(ServerError) in
                     payloadSHA1.update(bufferPointer: compressed)
                     try output.write(compressed)
                 }
             } else {
                 payloadSHA1.update(bufferPointer: bytes)
             }
-            if n == 0 { break }
             size += UInt64(n)
             crc.update(bytes)
             sha.update(bufferPointer: bytes)
+            if n < chunk.count { break }
         }
         output?.close()
 
@@ -91,7 +140,8 @@ public enum ImagePreparer {
         }
         completed = true
         return PreparedPayload(
-            manifest: manifest, payloadPath: payloadPath, isTemporary: gzip, payloadSHA1: Hex.string(payloadSHA1.finalize()))
+            manifest: manifest, payloadPath: payloadPath, isTemporary: gzip, payloadSHA1: Hex.string(payloadSHA1.finalize()),
+            index: builder?.finish(payloadSize: payloadSize))
     }
 
     private static func errnoError() -> (any Error)? {

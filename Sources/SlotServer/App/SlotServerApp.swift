@@ -155,6 +155,7 @@ public enum SlotServerApp {
         EventsRoute(state: state).register(on: router)
         IdentityRoutes(state: state).register(on: router)
         PayloadRoute(state: state).register(on: router)
+        IndexRoute(state: state, cache: IndexCache()).register(on: router)
         DeployRoute(state: state).register(on: router)
         UploadRoute(state: state).register(on: router)
         RolloutRoute(state: state).register(on: router)

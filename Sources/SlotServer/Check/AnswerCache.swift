@@ -24,7 +24,7 @@ final class AnswerCache: Sendable {
         let url = release.externalURL ?? base + PayloadURL.path(releaseId: release.id)
         let body: ByteBuffer
         do {
-            body = ByteBuffer(bytes: try WireJSON.encoder().encode(Release(id: release.id, manifest: release.manifest, url: url, signature: release.signature)))
+            body = ByteBuffer(bytes: try WireJSON.encoder().encode(Release(id: release.id, manifest: release.manifest, url: url, signature: release.signature, index: Self.index(of: release, base: base))))
         } catch {
             throw ServerError(.internal, "encoding the answer failed", cause: error)
         }
@@ -33,5 +33,12 @@ final class AnswerCache: Sendable {
             entries[key] = body
         }
         return body
+    }
+
+    /// The index reference as devices see it: an index this server keeps gets its URL here.
+    static func index(of release: ReleaseRecord, base: String) -> ChunkIndexReference? {
+        guard var index = release.index else { return nil }
+        if index.url.isEmpty { index.url = base + IndexRoute.path(releaseId: release.id) }
+        return index
     }
 }

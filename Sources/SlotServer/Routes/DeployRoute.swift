@@ -1,3 +1,4 @@
+import Crypto
 import SlotCodec
 import Foundation
 import Hummingbird
@@ -15,9 +16,12 @@ struct DeployRoute {
 
     func handle(_ request: Request) async throws(ServerError) -> Response {
         try state.auth.require(request)
-        let deploy = try await JSONBody.decode(DeployRequest.self, from: request, limit: state.configuration.limits.adminBody)
-        let record = try validate(deploy)
-        try await state.store.insertRelease(record)
+        // A chunk index travels in the request, as base64.
+        let limit = state.configuration.limits.adminBody + Int(ChunkIndexReference.maxSize / 3 * 4) + 1024
+        let deploy = try await JSONBody.decode(DeployRequest.self, from: request, limit: limit)
+        var record = try validate(deploy)
+        let indexData = try validateIndex(deploy, &record)
+        try await state.store.insertRelease(record, indexData: indexData)
         state.logger.info("release \(record.id) (\(record.manifest.version), channel \(record.channel)) created")
 
         if record.externalURL != nil {
@@ -85,6 +89,51 @@ struct DeployRoute {
             release.payloadSHA1 = sha1.lowercased()
         }
         return release
+    }
+
+    /// Checks a chunk index against the release: its signature, and when it
+    /// comes with the request, its bytes (size, digest, structure, and that it
+    /// describes this manifest's image and payload). Returns the bytes to store.
+    private func validateIndex(_ deploy: DeployRequest, _ record: inout ReleaseRecord) throws(ServerError) -> [UInt8]? {
+        guard var index = deploy.index else {
+            if deploy.indexData != nil { throw ServerError.badRequest("indexData without index") }
+            return nil
+        }
+        guard index.size > 0, index.size <= ChunkIndexReference.maxSize, Hex.isDigits(index.sha256, count: 64) else {
+            throw ServerError.badRequest("index: size must be 1 to \(ChunkIndexReference.maxSize) bytes and sha256 64 hex digits")
+        }
+        index.sha256 = index.sha256.lowercased()
+        index.signature = index.signature.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard let raw = Data(base64Encoded: index.signature), raw.count == 64 else {
+            throw ServerError(.badSignature, "index: signature must be a base64 Ed25519 signature (64 bytes)")
+        }
+        if let key = state.configuration.releasePublicKey,
+            !ReleaseSignature.isValid(index.signature, for: deploy.manifest.indexSigningBytes(sha256: index.sha256, size: index.size), publicKeyBase64: key)
+        {
+            throw ServerError(.badSignature, "the chunk index's signature does not verify against this server's release key")
+        }
+        guard let text = deploy.indexData else {
+            index.url = try Self.validateExternalURL(index.url)
+            record.index = index
+            return nil
+        }
+        guard let data = Data(base64Encoded: text).map([UInt8].init), UInt64(data.count) == index.size,
+            Hex.string(SHA256.hash(data: data)) == index.sha256
+        else {
+            throw ServerError.badRequest("indexData is not the index the reference describes (size \(index.size), sha256 \(index.sha256))")
+        }
+        let parsed: ChunkIndex
+        do {
+            parsed = try ChunkIndex(parsing: data)
+        } catch {
+            throw ServerError.badRequest("indexData: \(error.message)", cause: error)
+        }
+        guard parsed.matches(deploy.manifest) else {
+            throw ServerError.badRequest("the chunk index describes another image or payload than the manifest")
+        }
+        index.url = ""
+        record.index = index
+        return data
     }
 
     static func validate(maxInTrial: Int) throws(ServerError) {

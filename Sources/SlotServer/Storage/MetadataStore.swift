@@ -16,6 +16,13 @@ public protocol MetadataStore: Sendable {
     /// a duplicate id and an experiment arm overlapping another arm of its experiment.
     func insertRelease(_ release: ReleaseRecord) async throws(ServerError)
 
+    /// Stores a new release as ``insertRelease(_:)`` does, with the bytes of
+    /// its chunk index in the same transaction.
+    func insertRelease(_ release: ReleaseRecord, indexData: [UInt8]?) async throws(ServerError)
+
+    /// The chunk index stored with a release, nil when it has none here.
+    func releaseIndex(id: String) async throws(ServerError) -> [UInt8]?
+
     /// Marks a release published (payload uploaded and verified, or external),
     /// giving it the next deploy order. Refuses a release already published.
     func publishRelease(id: String, payloadSHA256: String?, payloadSHA1: String?, atMillis: Int64) async throws(ServerError) -> ReleaseRecord

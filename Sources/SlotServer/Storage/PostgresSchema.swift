@@ -122,6 +122,12 @@ enum PostgresSchema {
     /// hawkBit DDI, as in ``SQLiteSchema/v5``; idempotent like v1.
     static let v6 = ["ALTER TABLE releases ADD COLUMN IF NOT EXISTS payload_sha1 TEXT"] + DDISchema.statements
 
+    /// Delta updates, as in ``SQLiteSchema/v6``; idempotent like v1.
+    static let v7 = [
+        "ALTER TABLE releases ADD COLUMN IF NOT EXISTS index_ref TEXT",
+        "CREATE TABLE IF NOT EXISTS release_indexes (release_id TEXT PRIMARY KEY REFERENCES releases (id) ON DELETE CASCADE, data BYTEA NOT NULL)",
+    ]
+
     /// Enrolments and revocations take it, so `change_seq` is handed out in
     /// commit order and a replica reading "after N" never skips a row.
     static let deviceKeysLockKey: Int64 = 0x736c_6f74_6b65_7973  // "slotkeys"

@@ -26,13 +26,20 @@ public final class PostgresStore: MetadataStore, Service {
     public func migrate() async throws(ServerError) {
         try await transaction("migrating the PostgreSQL schema") { connection, logger in
             try await connection.query("SELECT pg_advisory_xact_lock(\(PostgresSchema.migrationLockKey))", logger: logger)
-            for statement in PostgresSchema.v1 + PostgresSchema.v2 + PostgresSchema.v3 + PostgresSchema.v4 + PostgresSchema.v5 + PostgresSchema.v6 {
+            for statement in PostgresSchema.v1 + PostgresSchema.v2 + PostgresSchema.v3 + PostgresSchema.v4 + PostgresSchema.v5 + PostgresSchema.v6
+                + PostgresSchema.v7
+            {
                 try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
             }
         }
     }
 
     public func insertRelease(_ release: ReleaseRecord) async throws(ServerError) {
+        try await insertRelease(release, indexData: nil)
+    }
+
+    public func insertRelease(_ release: ReleaseRecord, indexData: [UInt8]?) async throws(ServerError) {
+        let indexRef = try ReleaseRecord.encodeIndexReference(release.index)
         try await transaction("storing release \(release.id)") { connection, logger in
             if let arm = release.experiment {
                 try await Self.lockExperiment(arm.name, connection, logger)
@@ -46,7 +53,7 @@ public final class PostgresStore: MetadataStore, Service {
                 INSERT INTO releases (id, channel, compatible, version, security_version, size, crc32, sha256,
                   compression, payload_size, signature, external_url, payload_sha256, rollout_bp, paused,
                   pause_reason, auto_pause, experiment, arm_start, arm_end, published_seq, created_ms, published_ms,
-                  max_in_trial, trial_timeout_s, payload_sha1)
+                  max_in_trial, trial_timeout_s, payload_sha1, index_ref)
                 VALUES (\(release.id), \(release.channel), \(m.compatible), \(m.version), \(Int64(m.securityVersion)),
                   \(Int64(m.size)), \(m.crc32), \(m.sha256), \(m.compression.rawValue), \(Int64(m.payloadSize)),
                   \(release.signature), \(release.externalURL), \(release.payloadSHA256), \(release.rolloutBasisPoints),
@@ -54,12 +61,17 @@ public final class PostgresStore: MetadataStore, Service {
                   \(release.experiment?.startBucket), \(release.experiment?.endBucket),
                   NULL,
                   \(release.createdAtMillis), \(release.publishedAtMillis),
-                  \(Int64(release.maxInTrial)), \(Int64(release.trialTimeoutSeconds)), \(release.payloadSHA1))
+                  \(Int64(release.maxInTrial)), \(Int64(release.trialTimeoutSeconds)), \(release.payloadSHA1),
+                  \(indexRef))
                 ON CONFLICT (id) DO NOTHING
                 RETURNING id
                 """, logger: logger
             ).collect()
             if inserted.isEmpty { throw ServerError.conflict("release \(release.id) already exists") }
+            if let indexData {
+                try await connection.query(
+                    "INSERT INTO release_indexes (release_id, data) VALUES (\(release.id), \(ByteBuffer(bytes: indexData)))", logger: logger)
+            }
         }
     }
 
@@ -543,6 +555,17 @@ public final class PostgresStore: MetadataStore, Service {
         release.maxInTrial = Int(try r["max_in_trial"].decode(Int64.self))
         release.trialTimeoutSeconds = Int(try r["trial_timeout_s"].decode(Int64.self))
         release.payloadSHA1 = try r["payload_sha1"].decode(String?.self)
+        release.index = try ReleaseRecord.decodeIndexReference(try r["index_ref"].decode(String?.self))
         return release
+    }
+}
+
+extension PostgresStore {
+    public func releaseIndex(id: String) async throws(ServerError) -> [UInt8]? {
+        try await query("reading the chunk index of \(id)") { connection, logger in
+            let rows = try await connection.query("SELECT data FROM release_indexes WHERE release_id = \(id)", logger: logger)
+            for try await data in rows.decode(ByteBuffer.self) { return Array(data.readableBytesView) }
+            return nil
+        }
     }
 }

@@ -27,6 +27,9 @@ public struct ReleaseRecord: Sendable, Equatable {
     /// ago); 0: no gate, the percentage alone decides.
     public var maxInTrial: Int = 0
     public var trialTimeoutSeconds: Int = 3600
+    /// The chunk index for delta downloads; an empty `url` means this server
+    /// serves it (``IndexRoute``), from the bytes stored with the release.
+    public var index: ChunkIndexReference?
     /// Set when published; deploy order of published releases.
     public var publishedSeq: Int64?
     public var createdAtMillis: Int64
@@ -72,5 +75,26 @@ public struct ExperimentSlot: Sendable, Equatable {
 
     public func overlaps(_ other: ExperimentSlot) -> Bool {
         name == other.name && startBucket < other.endBucket && other.startBucket < endBucket
+    }
+}
+
+extension ReleaseRecord {
+    /// The `index_ref` column: the reference as JSON, NULL without an index.
+    static func encodeIndexReference(_ reference: ChunkIndexReference?) throws(ServerError) -> String? {
+        guard let reference else { return nil }
+        do {
+            return String(decoding: try WireJSON.encoder().encode(reference), as: UTF8.self)
+        } catch {
+            throw ServerError(.internal, "encoding a chunk index reference failed", cause: error)
+        }
+    }
+
+    static func decodeIndexReference(_ text: String?) throws(ServerError) -> ChunkIndexReference? {
+        guard let text else { return nil }
+        do {
+            return try WireJSON.decoder().decode(ChunkIndexReference.self, from: Data(text.utf8))
+        } catch {
+            throw ServerError.storage("a release's chunk index reference is unreadable", cause: error)
+        }
     }
 }

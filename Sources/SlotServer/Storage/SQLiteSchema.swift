@@ -93,5 +93,12 @@ enum SQLiteSchema {
     /// hawkBit DDI: the payload's SHA-1, and the DDI devices.
     static let v5 = ["ALTER TABLE releases ADD COLUMN payload_sha1 TEXT"] + DDISchema.statements
 
+    /// Delta updates: each release's chunk index reference, and the index bytes
+    /// this server serves.
+    static let v6 = [
+        "ALTER TABLE releases ADD COLUMN index_ref TEXT",
+        "CREATE TABLE release_indexes (release_id TEXT PRIMARY KEY REFERENCES releases (id) ON DELETE CASCADE, data BLOB NOT NULL)",
+    ]
+
     static let bumpCatalogVersion = "UPDATE catalog_state SET version = version + 1 WHERE id = 1"
 }

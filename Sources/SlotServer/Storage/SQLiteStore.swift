@@ -35,6 +35,9 @@ public final class SQLiteStore: MetadataStore {
         migrator.registerMigration("v5") { db in
             for statement in SQLiteSchema.v5 { try db.execute(sql: statement) }
         }
+        migrator.registerMigration("v6") { db in
+            for statement in SQLiteSchema.v6 { try db.execute(sql: statement) }
+        }
         do {
             try migrator.migrate(pool)
         } catch {
@@ -43,6 +46,11 @@ public final class SQLiteStore: MetadataStore {
     }
 
     public func insertRelease(_ release: ReleaseRecord) async throws(ServerError) {
+        try await insertRelease(release, indexData: nil)
+    }
+
+    public func insertRelease(_ release: ReleaseRecord, indexData: [UInt8]?) async throws(ServerError) {
+        let indexRef = try ReleaseRecord.encodeIndexReference(release.index)
         try await write("storing release \(release.id)") { db in
             if try Self.fetchRelease(db, id: release.id) != nil {
                 throw ServerError.conflict("release \(release.id) already exists")
@@ -55,8 +63,8 @@ public final class SQLiteStore: MetadataStore {
                     INSERT INTO releases (id, channel, compatible, version, security_version, size, crc32, sha256,
                       compression, payload_size, signature, external_url, payload_sha256, rollout_bp, paused,
                       pause_reason, auto_pause, experiment, arm_start, arm_end, published_seq, created_ms, published_ms,
-                      max_in_trial, trial_timeout_s, payload_sha1)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                      max_in_trial, trial_timeout_s, payload_sha1, index_ref)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """,
                 arguments: [
                     release.id, release.channel, release.manifest.compatible, release.manifest.version,
@@ -66,7 +74,17 @@ public final class SQLiteStore: MetadataStore {
                     release.paused, release.pauseReason, release.autoPause, release.experiment?.name,
                     release.experiment?.startBucket, release.experiment?.endBucket, nil as Int64?,
                     release.createdAtMillis, nil as Int64?, release.maxInTrial, release.trialTimeoutSeconds, release.payloadSHA1,
+                    indexRef,
                 ])
+            if let indexData {
+                try db.execute(sql: "INSERT INTO release_indexes (release_id, data) VALUES (?, ?)", arguments: [release.id, Data(indexData)])
+            }
+        }
+    }
+
+    public func releaseIndex(id: String) async throws(ServerError) -> [UInt8]? {
+        try await read("reading the chunk index of \(id)") { db in
+            try Data.fetchOne(db, sql: "SELECT data FROM release_indexes WHERE release_id = ?", arguments: [id]).map { [UInt8]($0) }
         }
     }
 
@@ -454,6 +472,7 @@ public final class SQLiteStore: MetadataStore {
         release.maxInTrial = row["max_in_trial"]
         release.trialTimeoutSeconds = row["trial_timeout_s"]
         release.payloadSHA1 = row["payload_sha1"]
+        release.index = try ReleaseRecord.decodeIndexReference(row["index_ref"])
         return release
     }
 

@@ -1,3 +1,4 @@
+import Crypto
 import FoundationEssentials
 import Glibc
 import SlotCodec
@@ -221,15 +222,13 @@ public final class UpdateEngine: Sendable {
         guard let url = URL(string: release.url, relativeTo: api.baseURL)?.absoluteURL else {
             throw SlotError(.badManifest, "release \(release.id) has an unusable url '\(release.url)'")
         }
-        let request = InstallRequest(
-            expectations: InstallExpectations(
-                version: release.version, release: release.id, compatible: release.compatible,
-                securityVersion: release.securityVersion, size: release.size, crc32: CRC32.parse(release.crc32),
-                sha256: release.sha256),
-            gzip: release.compression == .gzip)
         let downloader = PayloadDownloader(url: url, payloadSize: release.payloadSize, client: try HTTPClient(caFile: api.caFile), options: downloadOptions) { [self] in
             cancelRequested.load(ordering: .acquiring)
         }
+        if let delta = try prepareDelta(release, state: state, downloader: downloader, observer: observer) {
+            return try installDelta(release, delta, state: state, downloader: downloader, observer: observer)
+        }
+        let request = InstallRequest(expectations: expectations(release), gzip: release.compression == .gzip)
         var lastReport: UInt64 = 0
         let installed: InstalledImage
         do throws(SlotError) {
@@ -251,6 +250,7 @@ public final class UpdateEngine: Sendable {
                     })
                 queue(.downloaded, release: release, detail: "\(release.payloadSize) bytes")
                 set({ $0.state = .installing }, notify: observer)
+                InstalledIndexes.remove(session.slot, config: manager.config)
                 if cancelRequested.load(ordering: .acquiring) { throw SlotError(.cancelled, "update cancelled") }
                 if let trace = getenv("SLOTCTL_TRACE"), trace.pointee != 0 {
                     let waiting = Int((downloader.transferSeconds - downloader.consumeSeconds) * 1000)
@@ -263,6 +263,166 @@ public final class UpdateEngine: Sendable {
             }
             throw error
         }
+        queue(.installed, release: release, detail: "slot \(installed.slot.rawValue)")
+        return installed.slot
+    }
+
+    private func expectations(_ release: Release) -> InstallExpectations {
+        InstallExpectations(
+            version: release.version, release: release.id, compatible: release.compatible,
+            securityVersion: release.securityVersion, size: release.size, crc32: CRC32.parse(release.crc32),
+            sha256: release.sha256)
+    }
+
+    // MARK: - Delta updates
+
+    /// What a delta install needs, decided before the target is touched.
+    struct DeltaStart {
+        let plan: DeltaInstaller.Plan
+        let indexData: [UInt8]
+        let multiRange: MultiRangeFetcher?
+        let target: SlotName
+        let booted: SlotDefinition?
+    }
+
+    /// The release's chunk index, fetched and verified, and the plan of where
+    /// each chunk comes from; nil (with the reason on standard error) when
+    /// the update must download the whole payload: no index, `delta = no`, a
+    /// directory slot, an index that does not verify, a server that ignores
+    /// `Range`. None of these is an error: the full download checks as much.
+    private func prepareDelta(
+        _ release: Release, state: SystemState, downloader: PayloadDownloader, observer: (@Sendable (UpdateProgress) -> Void)?
+    ) throws(SlotError) -> DeltaStart? {
+        let config = manager.config
+        guard config.update.delta, let reference = release.index else { return nil }
+        let bootedName = manager.bootedSlot(state: state)
+        guard let target = try? manager.installTarget(requested: nil, provision: false, booted: bootedName, state: state),
+            case .block = config.slot(target).storage
+        else { return nil }
+        func fullDownload(_ reason: String) -> DeltaStart? {
+            try? FileDescriptor.standardError.write(Array("slotctl: delta update not possible, downloading in full: \(reason)\n".utf8))
+            return nil
+        }
+        let data: [UInt8]
+        do throws(SlotError) {
+            data = try fetchIndex(reference, release: release)
+        } catch {
+            if error.code == .cancelled { throw error }
+            return fullDownload(error.message)
+        }
+        let index: ChunkIndex
+        do throws(WireError) {
+            index = try ChunkIndex(parsing: data)
+        } catch {
+            return fullDownload("the chunk index is malformed: \(error.message)")
+        }
+        guard index.matches(release.manifest) else { return fullDownload("the chunk index describes another image or payload") }
+        do throws(SlotError) {
+            try downloader.run(range: 0..<1, consume: { _ in }, progress: { _ in })
+        } catch {
+            if error.code == .cancelled { throw error }
+            return fullDownload(error.message)
+        }
+        var booted: (SlotDefinition, SlotRecord)?
+        if let bootedName, bootedName != target, state[bootedName].status.holdsVerifiedImage || state[bootedName].status == .good {
+            booted = (config.slot(bootedName), state[bootedName])
+        }
+        let plan = try DeltaInstaller.plan(
+            index: index, booted: booted, target: config.slot(target), config: config,
+            scanning: { [self] slot in
+                set({
+                    $0.state = .downloading
+                    $0.detail = "hashing slot \(slot) to find the chunks it shares with \(release.version) (no stored chunk index)"
+                }, notify: observer)
+            },
+            isCancelled: { [self] in cancelRequested.load(ordering: .acquiring) })
+        let multiRange = MultiRangeFetcher(url: downloader.url.absoluteString, payloadSize: release.payloadSize, client: try HTTPClient(caFile: api.caFile)) { [self] in
+            cancelRequested.load(ordering: .acquiring)
+        }
+        return DeltaStart(plan: plan, indexData: data, multiRange: multiRange.probe() ? multiRange : nil, target: target, booted: booted?.0)
+    }
+
+    /// GETs the index and checks it against the signed reference: size,
+    /// SHA-256 and the release key's signature over both and the manifest.
+    private func fetchIndex(_ reference: ChunkIndexReference, release: Release) throws(SlotError) -> [UInt8] {
+        guard reference.size > 0, reference.size <= ChunkIndexReference.maxSize else {
+            throw SlotError(.badManifest, "the chunk index's size \(reference.size) is out of bounds")
+        }
+        // Without a release key nothing is verified, as for the release itself.
+        if let key = verifier.publicKey,
+            !ReleaseSignature.isValid(
+                reference.signature, for: release.manifest.indexSigningBytes(sha256: reference.sha256, size: reference.size), publicKeyBase64: key)
+        {
+            throw SlotError(.badSignature, "the chunk index's signature does not verify against the release key")
+        }
+        guard let url = URL(string: reference.url, relativeTo: api.baseURL)?.absoluteURL else {
+            throw SlotError(.badManifest, "the chunk index has an unusable url '\(reference.url)'")
+        }
+        let client = try HTTPClient(caFile: api.caFile)
+        let head: HTTPClient.Head
+        let data: [UInt8]
+        do throws(HTTPClient.Failure) {
+            (head, data) = try client.fetch(HTTPClient.Request(.get, url.absoluteString, timeout: 120), limit: Int(reference.size))
+        } catch {
+            switch error {
+            case .refused(let refusal): throw refusal
+            case .transport(let message, _): throw SlotError(.network, "fetching the chunk index failed: \(message)")
+            }
+        }
+        guard head.status == 200 else { throw SlotError(.network, "the chunk index at \(url.absoluteString) answered HTTP \(head.status)") }
+        guard UInt64(data.count) == reference.size, Hex.string(SHA256.hash(data: data)) == reference.sha256.lowercased() else {
+            throw SlotError(.badImage, "the chunk index fetched is not the one the release signed (size or SHA-256 differ)")
+        }
+        return data
+    }
+
+    private func installDelta(
+        _ release: Release, _ delta: DeltaStart, state: SystemState, downloader: PayloadDownloader,
+        observer: (@Sendable (UpdateProgress) -> Void)?
+    ) throws(SlotError) -> SlotName {
+        let config = manager.config
+        let request = InstallRequest(slot: delta.target, expectations: expectations(release), gzip: false)
+        InstalledIndexes.remove(delta.target, config: config)
+        let installed: InstalledImage
+        var summary = ""
+        do throws(SlotError) {
+            installed = try manager.install(request, state: state) { (session) throws(SlotError) in
+                let rebuilder = try DeltaInstaller(plan: delta.plan, downloader: downloader, multiRange: delta.multiRange, booted: delta.booted, target: config.slot(session.slot))
+                set({
+                    $0.state = .downloading
+                    $0.detail = nil
+                    $0.bytesTotal = release.size
+                    $0.version = release.version
+                    $0.releaseId = release.id
+                }, notify: observer)
+                var lastReport: UInt64 = 0
+                try rebuilder.run(
+                    emit: { (bytes) throws(SlotError) in try session.write(bytes) },
+                    progress: { done in
+                        guard done - lastReport >= 1 << 20 || done == release.size else { return }
+                        lastReport = done
+                        let tally = rebuilder.tally
+                        set({
+                            $0.bytesDone = done
+                            $0.bytesReused = tally.reused
+                            $0.bytesFetched = tally.fetchedPayload
+                        }, notify: observer)
+                    },
+                    isCancelled: { [self] in cancelRequested.load(ordering: .acquiring) })
+                summary = "delta: \(rebuilder.tally) (\(delta.multiRange == nil ? "one range" : "up to \(MultiRangeFetcher.maxRanges) ranges") per request); booted slot's chunks: \(delta.plan.bootedIndexing)"
+                queue(.downloaded, release: release, detail: summary)
+                set({ $0.state = .installing }, notify: observer)
+                if cancelRequested.load(ordering: .acquiring) { throw SlotError(.cancelled, "update cancelled") }
+            }
+        } catch {
+            if error.code != .cancelled { queue(.failed, release: release, detail: error.description) }
+            throw error
+        }
+        if let trace = getenv("SLOTCTL_TRACE"), trace.pointee != 0 {
+            try? FileDescriptor.standardError.write(Array("slotctl: trace: \(summary)\n".utf8))
+        }
+        // Kept for the next update; without it that update hashes this slot once.
+        try? InstalledIndexes.save(delta.indexData, sha256: release.sha256, slot: installed.slot, config: config)
         queue(.installed, release: release, detail: "slot \(installed.slot.rawValue)")
         return installed.slot
     }

@@ -34,6 +34,12 @@ public struct UpdateProgress: Sendable {
     /// The release being installed, once known.
     public var version: String?
     public var releaseId: String?
+    /// Delta updates: image bytes taken from the device itself, and payload
+    /// bytes fetched (`bytesDone`/`bytesTotal` then count image bytes).
+    public var bytesReused: UInt64 = 0
+    public var bytesFetched: UInt64 = 0
+    /// What the update is doing beyond its state, e.g. hashing the booted slot.
+    public var detail: String?
 
     public init(state: UpdateState, bytesDone: UInt64 = 0, bytesTotal: UInt64 = 0, error: SlotError? = nil, version: String? = nil, releaseId: String? = nil) {
         self.state = state

@@ -40,6 +40,12 @@ public final class PayloadDownloader {
     public private(set) var callbacks = 0
     public private(set) var consumeSeconds = 0.0
     public private(set) var transferSeconds = 0.0
+    /// Payload bytes asked for, over all requests (delta updates report it).
+    public private(set) var requestedBytes: UInt64 = 0
+    /// The ETag seen first: a payload that changes between requests is refused.
+    private var etag: String?
+    /// Set by a `run(range:)`: a 200 is then an error, not a full download.
+    private var partial = false
 
     public init(url: URL, payloadSize: UInt64, client: HTTPClient, options: Options = Options(), isCancelled: @escaping () -> Bool) {
         self.url = url
@@ -49,25 +55,30 @@ public final class PayloadDownloader {
         self.isCancelled = isCancelled
     }
 
-    /// Downloads everything, calling `consume` with each run of bytes in
-    /// order and `progress` with the bytes consumed so far.
+    /// Downloads everything (or the bytes in `range`: delta updates), calling
+    /// `consume` with each run of bytes in order and `progress` with the
+    /// payload offset reached. A server that ignores `Range` can serve
+    /// everything, not a part: asked for one, it is an error.
     public func run(
+        range: Range<UInt64>? = nil,
         consume: (UnsafeRawBufferPointer) throws(SlotError) -> Void, progress: (UInt64) -> Void
     ) throws(SlotError) {
-        var offset: UInt64 = 0
+        var offset: UInt64 = range?.lowerBound ?? 0
+        let stop = min(payloadSize, range?.upperBound ?? payloadSize)
+        partial = range != nil
         var failures = 0
-        var etag: String?
         var rangeIgnored = false
-        while offset < payloadSize {
+        while offset < stop {
             try checkCancelled()
-            let end = rangeIgnored ? payloadSize : min(payloadSize, offset + options.segmentSize)
+            let end = rangeIgnored ? payloadSize : min(stop, offset + options.segmentSize)
             var segment = Segment(offset: offset, end: end, payloadSize: payloadSize)
             let failure = transfer(&segment, etag: &etag, consume: consume, progress: progress)
+            requestedBytes += end - offset
             if segment.rangeIgnored { rangeIgnored = true }
             if segment.consumed > 0 { failures = 0 }
             offset += segment.consumed
             switch failure {
-            case nil where segment.consumed == 0 && offset < payloadSize:
+            case nil where segment.consumed == 0 && offset < stop:
                 failures += 1
                 try giveUpOrWait(failures, offset, "the server sent no bytes")
             case nil:
@@ -171,6 +182,9 @@ public final class PayloadDownloader {
             }
             return false
         case 200:
+            if partial {
+                throw SlotError(.network, "the payload server ignored a Range request for byte \(offset) (HTTP 200)")
+            }
             if let length = head.value("Content-Length").flatMap(UInt64.init), length != payloadSize {
                 throw SlotError(.sizeMismatch, "the payload on the server has \(length) bytes, the release says \(payloadSize)")
             }

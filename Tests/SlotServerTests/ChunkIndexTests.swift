@@ -1,0 +1,119 @@
+import Crypto
+import Foundation
+import SlotCodec
+import SlotServer
+import SlotWire
+import Testing
+
+/// The deploy side of delta updates: the chunked gzip payload is ordinary
+/// gzip, every run of chunks in it inflates on its own from the image bytes
+/// before it, and the index survives encoding and refuses what cannot be one.
+@Suite struct ChunkIndexTests {
+    /// An image with zeros, repeats and noise: chunks that compress, repeat and do not.
+    static func image(_ size: Int, seed: UInt64) -> [UInt8] {
+        var state = seed
+        var out = [UInt8](repeating: 0, count: size)
+        for i in 0..<size {
+            switch (i / 4096) % 5 {
+            case 0: out[i] = 0
+            case 1: out[i] = UInt8(truncatingIfNeeded: i % 251)
+            default:
+                state = state &* 6364136223846793005 &+ 1442695040888963407
+                out[i] = UInt8(truncatingIfNeeded: state >> 33) & ((i / 4096) % 5 == 2 ? 0x0f : 0xff)
+            }
+        }
+        return out
+    }
+
+    static func prepare(_ image: [UInt8], gzip: Bool, chunkSize: Int = 4096) throws -> (PreparedPayload, [UInt8]) {
+        let directory = NSTemporaryDirectory() + "chunk-index-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let path = directory + "/image"
+        FileManager.default.createFile(atPath: path, contents: Data(image))
+        let prepared = try ImagePreparer.prepare(
+            imagePath: path, compatible: "acme", version: "1", securityVersion: 0, gzip: gzip, chunkSize: chunkSize,
+            temporaryDirectory: directory)
+        let payload = [UInt8](try Data(contentsOf: URL(fileURLWithPath: prepared.payloadPath)))
+        return (prepared, payload)
+    }
+
+    @Test("the chunked payload is plain gzip and every run of chunks inflates alone", arguments: [4096, 1024])
+    func chunkRunsInflateAlone(chunkSize: Int) throws {
+        let image = Self.image(3 * 1024 * 1024 + 1234, seed: 7)
+        let (prepared, payload) = try Self.prepare(image, gzip: true, chunkSize: chunkSize)
+        // gzip -d reads it as one stream.
+        var whole: [UInt8] = []
+        let inflater = try GzipInflater()
+        try payload.withUnsafeBytes { try inflater.inflate($0, wrap: { $0 }) { (bytes) throws(CodecError) in whole += bytes } }
+        try inflater.finish()
+        #expect(whole == image)
+        #expect(UInt64(payload.count) == prepared.manifest.payloadSize)
+
+        let index = try #require(prepared.index)
+        #expect(index.count == (image.count + chunkSize - 1) / chunkSize)
+        #expect(index.matches(prepared.manifest))
+        let parsed = try ChunkIndex(parsing: index.encoded())
+        #expect(parsed == index)
+
+        let runInflater = try ChunkInflater()
+        for run in [0..<1, 1..<2, 5..<9, 100..<101, (index.count - 3)..<index.count] {
+            let payloadRange = index.payloadRange(run)
+            let imageStart = Int(index.imageRange(run.lowerBound).lowerBound)
+            let imageEnd = Int(index.imageRange(run.upperBound - 1).upperBound)
+            let history = Array(image[max(0, imageStart - ChunkInflater.window)..<imageStart])
+            var out = [UInt8](repeating: 0, count: imageEnd - imageStart)
+            try Array(payload[Int(payloadRange.lowerBound)..<Int(payloadRange.upperBound)]).withUnsafeBytes { input in
+                try history.withUnsafeBytes { history in
+                    try out.withUnsafeMutableBytes { try runInflater.inflate(input, history: history, into: $0) }
+                }
+            }
+            #expect(out == Array(image[imageStart..<imageEnd]), "run \(run)")
+            for chunk in run {
+                let range = index.imageRange(chunk)
+                let hash = Array(image[Int(range.lowerBound)..<Int(range.upperBound)]).withUnsafeBytes { ChunkHash(of: $0) }
+                #expect(hash == index.hash(chunk))
+            }
+        }
+    }
+
+    @Test("an uncompressed payload's index points at the image bytes")
+    func uncompressedIndex() throws {
+        let image = Self.image(100_000, seed: 3)
+        let (prepared, payload) = try Self.prepare(image, gzip: false)
+        #expect(payload == image)
+        let index = try ChunkIndex(parsing: try #require(prepared.index).encoded())
+        #expect(index.compression == .none && index.count == 25)
+        #expect(index.payloadRange(24..<25) == 98304..<100_000)
+    }
+
+    @Test("malformed indexes are refused with a reason")
+    func malformedIndexes() throws {
+        let image = Self.image(64 * 1024, seed: 5)
+        let (prepared, _) = try Self.prepare(image, gzip: true)
+        let good = try #require(prepared.index).encoded()
+        func refused(_ bytes: [UInt8], _ why: String, sourceLocation: SourceLocation = #_sourceLocation) {
+            #expect(throws: WireError.self, "\(why)", sourceLocation: sourceLocation) { try ChunkIndex(parsing: bytes) }
+        }
+        refused([], "empty")
+        refused(Array(good.prefix(43)), "short header")
+        refused(Array(good.prefix(good.count - 5)), "cut body")
+        var magic = good
+        magic[0] ^= 1
+        refused(magic, "bad magic")
+        var chunkSize = good
+        chunkSize[13] = 0x11  // 0x1100 + low byte: not a power of two
+        refused(chunkSize, "chunk size")
+        var count = good
+        count[40] &+= 1
+        refused(count, "count does not make the image")
+        var payload = good
+        for i in 24..<32 { payload[i] = 0 }
+        payload[24] = 20
+        refused(payload, "chunks past the payload's end")
+        var compression = good
+        compression[8] = 7
+        refused(compression, "unknown compression")
+        refused(good + [1], "trailing garbage")
+    }
+}
