@@ -32,6 +32,8 @@ lane_swift() {
     scripts/postgres-test.sh -- sh -c 'swift test --skip SlotServerTests && swift test --skip-build --filter SlotServerTests'
     stage "hawkBit DDI: Debian's stock swupdate against slot-server (install and success, a wrong hash, a cancel)"
     SLOT_SERVER="$ROOT/.build/debug/slot-server" Tests/ddi/swupdate-interop.sh
+    stage "delta updates: pairs of ext4 images through slot-server and nginx (reuse, tampering, a bad index, a changed slot, no Range, kill and resume)"
+    BIN="$ROOT/.build/debug" Tests/delta/delta-e2e.sh
     stage "fuzzing: every parser of untrusted bytes, ${FUZZ_SECONDS:-20} s each (libFuzzer + AddressSanitizer; Fuzz/README.md)"
     Fuzz/run.sh
 }

@@ -40,8 +40,8 @@ command -v mke2fs > /dev/null || need+=(e2fsprogs)
 command -v python3 > /dev/null || need+=(python3)
 if [ ${#need[@]} -gt 0 ]; then
     export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq > /dev/null
-    apt-get install -y -qq --no-install-recommends "${need[@]}" > /dev/null
+    apt-get -o DPkg::Lock::Timeout=600 update -qq > /dev/null
+    apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${need[@]}" > /dev/null
 fi
 if [ -z "${BIN:-}" ]; then
     (cd "$ROOT" && for p in slotctl slotctl-update slot-server; do swift build --product "$p" > /dev/null; done)
@@ -114,12 +114,15 @@ for i in 0 1 2 3; do cp "${POOL[$((10 + i))]}" "v3${SEL[$((5 + i * S))]}"; done
 for i in 14 15; do cp "${POOL[$i]}" "v3/opt/new/$(basename "${POOL[$i]}").added"; done
 cp -a v2 v4  # v4: v2 and 1 MiB of random bytes (no device holds them)
 mkdir -p v4/zz-late && head -c 1M /dev/urandom > v4/zz-late/rand.bin
-# v8: v2, 256 KiB of random bytes placed first (mke2fs -d places files in name
-# order: /00-early before /opt and /usr) and 3 MiB placed last (/zz-late).
+# v8 (case g): v2, 256 KiB of random bytes placed first (mke2fs -d places
+# files in name order: /00-early before /opt and /usr) and 4.5 MiB placed
+# last (/zz-late). A delta fetches at most 4 MiB of payload per request, so
+# the early bytes arrive (and are written) in a request before the big ones:
+# from the slow location that request takes ~14 s, time to kill the update.
 cp -a v2 v8
 mkdir -p v8/00-early v8/zz-late
 head -c 256K /dev/urandom > v8/00-early/r.bin
-head -c 3M /dev/urandom > v8/zz-late/big.bin
+head -c 4608K /dev/urandom > v8/zz-late/big.bin
 for v in v1 v2 v3 v4 v8; do  # each image its own mke2fs run
     mke2fs -q -t ext4 -b 4096 -d "$v" -F "$v.img" "${IMG_MIB}M" > /dev/null 2>&1 || die "mke2fs -d $v failed"
 done
@@ -257,16 +260,30 @@ update() {  # NAME
     UPD_RC=0
     SLOTCTL_TRACE=1 "$BIN/slotctl" --config "$DEV/system.conf" update > "$W/logs/$1.out" 2> "$W/logs/$1.err" || UPD_RC=$?
 }
-show_update() { sed 's/^/    | /' "$W/logs/$1.out" "$W/logs/$1.err" | grep -v '^    | *$' | tail -n 12; }
+show_update() { sed 's/^/    | /' "$W/logs/$1.out" "$W/logs/$1.err" | grep -v '^    | *$' | tail -n 12 || true; }
 # Parses the delta trace line of NAME.err into T_* (returns 1 without one).
+# Each figure by its own words, so that added remarks (e.g. how many ranges
+# a request carried) do not break it.
 parse_trace() {
     local line re
     line=$(grep -m1 'slotctl: trace: delta:' "$W/logs/$1.err") || return 1
-    re='reused ([0-9]+) bytes \(booted slot ([0-9]+), target ([0-9]+), zeros ([0-9]+)\), fetched ([0-9]+) payload bytes for ([0-9]+) image bytes in ([0-9]+) requests(, ([0-9]+) local chunks had changed and were fetched)?; chunks of the booted slot from its (.*)$'
-    [[ $line =~ $re ]] || { echo "    unparsed trace: $line"; return 1; }
+    re='reused ([0-9]+) bytes \(booted slot ([0-9]+), target ([0-9]+), zeros ([0-9]+)\)'
+    [[ $line =~ $re ]] || { echo "    unparsed trace (reused): $line"; return 1; }
     T_REUSED=${BASH_REMATCH[1]} T_BOOTED=${BASH_REMATCH[2]} T_TARGET=${BASH_REMATCH[3]} T_ZEROS=${BASH_REMATCH[4]}
-    T_FETCHED=${BASH_REMATCH[5]} T_IMAGE=${BASH_REMATCH[6]} T_REQS=${BASH_REMATCH[7]} T_CHANGED=${BASH_REMATCH[9]:-0}
-    T_FROM=${BASH_REMATCH[10]}
+    re='fetched ([0-9]+) payload bytes for ([0-9]+) image bytes in ([0-9]+) requests'
+    [[ $line =~ $re ]] || { echo "    unparsed trace (fetched): $line"; return 1; }
+    T_FETCHED=${BASH_REMATCH[1]} T_IMAGE=${BASH_REMATCH[2]} T_REQS=${BASH_REMATCH[3]}
+    T_CHANGED=0
+    re='([0-9]+) local chunks had changed'
+    [[ $line =~ $re ]] && T_CHANGED=${BASH_REMATCH[1]}
+    re='stored index of slot ([ABR])'
+    if [[ $line =~ $re ]]; then T_FROM="stored index of slot ${BASH_REMATCH[1]}"; else
+        re='hash(ed|ing) slot ([ABR])'
+        if [[ $line =~ $re ]]; then T_FROM="hashed slot ${BASH_REMATCH[2]}"; else
+            re='no booted image'
+            if [[ $line =~ $re ]]; then T_FROM="no booted image"; else T_FROM="unknown: ${line##*;}"; fi
+        fi
+    fi
     echo "    trace: reused $T_REUSED (booted $T_BOOTED, target $T_TARGET, zeros $T_ZEROS), fetched $T_FETCHED for $T_IMAGE in $T_REQS requests, changed $T_CHANGED; from $T_FROM"
 }
 slot_is() { [ "$(slot_field "$1" status)" = "$2" ]; }

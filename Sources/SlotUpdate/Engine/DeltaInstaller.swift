@@ -56,8 +56,9 @@ final class DeltaInstaller {
     }
 
     /// Neighbouring runs are merged when the chunks between them take at most
-    /// this many payload bytes: less than a request's own overhead.
-    static let mergeGap: UInt64 = 1024
+    /// this many payload bytes: about what a separate range costs, a part of
+    /// a multipart answer (~110 bytes of headers) or a request of its own.
+    static func mergeGap(multiRange: Bool) -> UInt64 { multiRange ? 128 : 1024 }
     /// The payload bytes of one request at most (memory held at once).
     static let maxRun: UInt64 = 4 << 20
 
@@ -67,7 +68,7 @@ final class DeltaInstaller {
     /// booted slot is hashed (no stored index for it), to say so.
     static func plan(
         index: ChunkIndex, booted: (slot: SlotDefinition, record: SlotRecord)?, target: SlotDefinition, config: SystemConfig,
-        scanning: (SlotName) -> Void, isCancelled: () -> Bool
+        multiRange: Bool, scanning: (SlotName) -> Void, isCancelled: () -> Bool
     ) throws(SlotError) -> Plan {
         var map: [ChunkHash: UInt64] = [:]
         var indexing = "none (no booted image)"
@@ -103,12 +104,12 @@ final class DeltaInstaller {
             }
             if chunk & 0xfff == 0, isCancelled() { throw SlotError(.cancelled, "update cancelled") }
         }
-        return Plan(index: index, sources: sources, bootedOffsets: offsets, runs: runs(index, sources), bootedIndexing: indexing)
+        return Plan(index: index, sources: sources, bootedOffsets: offsets, runs: runs(index, sources, mergeGap: mergeGap(multiRange: multiRange)), bootedIndexing: indexing)
     }
 
     /// Runs of fetched chunks, neighbours merged across small gaps, each at
     /// most ``maxRun`` payload bytes.
-    static func runs(_ index: ChunkIndex, _ sources: [Plan.Source]) -> [Range<Int>] {
+    static func runs(_ index: ChunkIndex, _ sources: [Plan.Source], mergeGap: UInt64) -> [Range<Int>] {
         var runs: [Range<Int>] = []
         var chunk = 0
         while chunk < index.count {

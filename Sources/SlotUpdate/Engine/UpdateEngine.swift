@@ -233,6 +233,8 @@ public final class UpdateEngine: Sendable {
         let installed: InstalledImage
         do throws(SlotError) {
             installed = try manager.install(request, state: state) { (session) throws(SlotError) in
+                // The target's kept index describes what is being overwritten.
+                InstalledIndexes.remove(session.slot, config: manager.config)
                 set({
                     $0.state = .downloading
                     $0.bytesTotal = release.payloadSize
@@ -250,7 +252,6 @@ public final class UpdateEngine: Sendable {
                     })
                 queue(.downloaded, release: release, detail: "\(release.payloadSize) bytes")
                 set({ $0.state = .installing }, notify: observer)
-                InstalledIndexes.remove(session.slot, config: manager.config)
                 if cancelRequested.load(ordering: .acquiring) { throw SlotError(.cancelled, "update cancelled") }
                 if let trace = getenv("SLOTCTL_TRACE"), trace.pointee != 0 {
                     let waiting = Int((downloader.transferSeconds - downloader.consumeSeconds) * 1000)
@@ -327,8 +328,12 @@ public final class UpdateEngine: Sendable {
         if let bootedName, bootedName != target, state[bootedName].status.holdsVerifiedImage || state[bootedName].status == .good {
             booted = (config.slot(bootedName), state[bootedName])
         }
+        let multiRange = MultiRangeFetcher(url: downloader.url.absoluteString, payloadSize: release.payloadSize, client: try HTTPClient(caFile: api.caFile)) { [self] in
+            cancelRequested.load(ordering: .acquiring)
+        }
+        let multiple = multiRange.probe()
         let plan = try DeltaInstaller.plan(
-            index: index, booted: booted, target: config.slot(target), config: config,
+            index: index, booted: booted, target: config.slot(target), config: config, multiRange: multiple,
             scanning: { [self] slot in
                 set({
                     $0.state = .downloading
@@ -336,10 +341,7 @@ public final class UpdateEngine: Sendable {
                 }, notify: observer)
             },
             isCancelled: { [self] in cancelRequested.load(ordering: .acquiring) })
-        let multiRange = MultiRangeFetcher(url: downloader.url.absoluteString, payloadSize: release.payloadSize, client: try HTTPClient(caFile: api.caFile)) { [self] in
-            cancelRequested.load(ordering: .acquiring)
-        }
-        return DeltaStart(plan: plan, indexData: data, multiRange: multiRange.probe() ? multiRange : nil, target: target, booted: booted?.0)
+        return DeltaStart(plan: plan, indexData: data, multiRange: multiple ? multiRange : nil, target: target, booted: booted?.0)
     }
 
     /// GETs the index and checks it against the signed reference: size,
