@@ -117,3 +117,67 @@ import Testing
         refused(good + [1], "trailing garbage")
     }
 }
+
+/// The server keeps and serves a release's chunk index, and refuses one that
+/// is not signed with the release key, not the bytes described, or not an
+/// index of this release's image and payload.
+@Suite(.serverThreads) struct ChunkIndexDeployTests {
+    @Test("a deployed index is served, named in the check answer, and bad ones are refused", arguments: StoreKind.allCases)
+    func deployAndServe(store: StoreKind) async throws {
+        guard store == .sqlite || PostgresTestDatabase.isConfigured else { return }
+        let image = ChunkIndexTests.image(300_000, seed: 11)
+        let (prepared, payload) = try ChunkIndexTests.prepare(image, gzip: true)
+        let index = try #require(prepared.index).encoded()
+        let sha = Hex.string(SHA256.hash(data: index))
+        let key = TestSupport.keys.privateKey
+        let manifest = prepared.manifest
+        func request(indexSignedBy signer: String = key, data: [UInt8]? = nil, reference: ChunkIndexReference? = nil) throws -> DeployRequest {
+            var deploy = DeployRequest(channel: "stable", manifest: manifest, signature: try ReleaseSignature.sign(manifest, privateKeyBase64: key))
+            let size = UInt64(index.count)
+            deploy.index = try reference ?? ChunkIndexReference(
+                url: "", size: size, sha256: sha,
+                signature: try ReleaseSignature.sign(manifest.indexSigningBytes(sha256: sha, size: size), privateKeyBase64: signer))
+            deploy.indexData = Data(data ?? index).base64EncodedString()
+            return deploy
+        }
+        try await withServer(try await makeServerConfiguration(store)) { server in
+            // Refused: another key's signature, other bytes, an index of another image.
+            let otherKey = ReleaseSignature.generateKeyPair().privateKey
+            var answer = try await server.http.post("/v1/releases", json: try request(indexSignedBy: otherKey), headers: HTTP.admin)
+            #expect(answer.status == 401 || answer.status == 400 || answer.status == 403, "\(answer.status)")
+            #expect(answer.error?.message.contains("chunk index's signature") == true, "\(answer.text)")
+            var tampered = index
+            tampered[tampered.count - 3] ^= 1
+            answer = try await server.http.post("/v1/releases", json: try request(data: tampered), headers: HTTP.admin)
+            #expect(answer.status == 400 && answer.error?.message.contains("not the index the reference describes") == true, "\(answer.text)")
+            let (otherPrepared, _) = try ChunkIndexTests.prepare(ChunkIndexTests.image(200_000, seed: 12), gzip: true)
+            let otherIndex = try #require(otherPrepared.index).encoded()
+            let otherSha = Hex.string(SHA256.hash(data: otherIndex))
+            let mismatched = ChunkIndexReference(
+                url: "", size: UInt64(otherIndex.count), sha256: otherSha,
+                signature: try ReleaseSignature.sign(manifest.indexSigningBytes(sha256: otherSha, size: UInt64(otherIndex.count)), privateKeyBase64: key))
+            answer = try await server.http.post("/v1/releases", json: try request(data: otherIndex, reference: mismatched), headers: HTTP.admin)
+            #expect(answer.status == 400 && answer.error?.message.contains("another image") == true, "\(answer.text)")
+
+            // Accepted: published with its payload, named in the answer, served byte for byte.
+            let created = try await server.admin.createRelease(try request())
+            let upload = try await server.http.send(.put, created.uploadPath!, headers: HTTP.admin, body: payload)
+            #expect(upload.status == 200, "\(upload.text)")
+            var check = try await server.http.check("delta-device", compatible: "acme")
+            try await eventually {
+                check = try await server.http.check("delta-device", compatible: "acme")
+                return check.status == 200
+            }
+            let release = try check.json(Release.self)
+            let reference = try #require(release.index)
+            #expect(reference.sha256 == sha && reference.size == UInt64(index.count))
+            #expect(reference.url.hasSuffix("/v1/indexes/\(release.id)"))
+            #expect(ReleaseSignature.isValid(
+                reference.signature, for: release.manifest.indexSigningBytes(sha256: reference.sha256, size: reference.size),
+                publicKeyBase64: TestSupport.keys.publicKey))
+            let served = try await server.http.send(.get, "/v1/indexes/\(release.id)")
+            #expect(served.status == 200 && served.body == index)
+            #expect(try await server.http.send(.get, "/v1/indexes/no-such-release").status == 404)
+        }
+    }
+}
