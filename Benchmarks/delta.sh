@@ -240,8 +240,11 @@ start_server() {  # DIR
     return 1
 }
 deploy() {  # PAIR DIR VERSION IMAGE-NAME (v1|v2)
+    # Chunks the size of the file system's blocks (1 KiB for the issue's exact mke2fs command).
+    local chunk=4096
+    case "$1" in *1k) chunk=1024 ;; esac
     SLOT_SERVER_ADMIN_TOKEN=bench nice -n 19 "$BIN/slot-server" deploy --server "http://127.0.0.1:$SERVER_PORT" \
-        --key "$WORK/keys/release.key" --compatible bench --channel stable --version "$3" --gzip \
+        --key "$WORK/keys/release.key" --compatible bench --channel stable --version "$3" --gzip --chunk-size "$chunk" \
         --url "$URL/$1/slotctl/$4.img.gz" --index-url "$URL/$1/slotctl/$4.img.gz.index" \
         --write-payload "$WORK/www/$1/slotctl/$4.img.gz" "$2/$4.img" > /dev/null
     echo "  deployed $3: payload $(stat -c %s "$WORK/www/$1/slotctl/$4.img.gz") B, index $(stat -c %s "$WORK/www/$1/slotctl/$4.img.gz.index") B" >&2

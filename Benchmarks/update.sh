@@ -54,10 +54,10 @@ nginx -c "$WORK/nginx/nginx.conf" & PIDS+=($!)
 SERVER_PORT=$(free_port)
 "$BIN/slot-server" keygen --out keys > /dev/null
 SLOT_SERVER_ADMIN_TOKEN=bench "$BIN/slot-server" serve --listen "127.0.0.1:$SERVER_PORT" --data server-data \
-    --release-key keys/release.pub --log-level warning > server.log 2>&1 & PIDS+=($!)
+    --release-key keys/release.pub --allow-anonymous-devices --log-level warning > server.log 2>&1 & PIDS+=($!)
 for _ in $(seq 100); do curl -fs "http://127.0.0.1:$SERVER_PORT/healthz" > /dev/null 2>&1 && break; sleep 0.1; done
 SLOT_SERVER_ADMIN_TOKEN=bench "$BIN/slot-server" deploy --server "http://127.0.0.1:$SERVER_PORT" --key keys/release.key \
-    --compatible bench --channel stable --version 2.0 --url "http://127.0.0.1:$NGINX_PORT/payload.bin" "$PAYLOAD" > /dev/null
+    --compatible bench --channel stable --version 2.0 --no-index --url "http://127.0.0.1:$NGINX_PORT/payload.bin" "$PAYLOAD" > /dev/null
 
 # The device: A runs 1.0; every run installs 2.0 into B again.
 mkdir -p device && cd device
