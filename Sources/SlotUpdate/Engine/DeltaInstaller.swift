@@ -99,7 +99,7 @@ final class DeltaInstaller {
                 offsets[chunk] = offset
             } else if hash == zero && index.imageRange(chunk).count == index.chunkSize {
                 sources[chunk] = .zero
-            } else if let targetFD, try readChunk(targetFD, at: index.imageRange(chunk), into: buffer) == hash {
+            } else if let targetFD, (try? readChunk(targetFD, at: index.imageRange(chunk), into: buffer)) == hash {
                 sources[chunk] = .target
             }
             if chunk & 0xfff == 0, isCancelled() { throw SlotError(.cancelled, "update cancelled") }
@@ -243,12 +243,13 @@ final class DeltaInstaller {
             var local = false
             switch plan.sources[chunk] {
             case .booted:
-                if let bootedFD, try Self.readChunk(bootedFD, at: plan.bootedOffsets[chunk]..<plan.bootedOffsets[chunk] + UInt64(range.count), into: piece) == index.hash(chunk) {
+                // A chunk that cannot be read (a bad sector) is fetched like a changed one.
+                if let bootedFD, (try? Self.readChunk(bootedFD, at: plan.bootedOffsets[chunk]..<plan.bootedOffsets[chunk] + UInt64(range.count), into: piece)) == index.hash(chunk) {
                     tally.fromBooted += UInt64(range.count)
                     local = true
                 }
             case .target:
-                if let targetFD, try Self.readChunk(targetFD, at: range, into: piece) == index.hash(chunk) {
+                if let targetFD, (try? Self.readChunk(targetFD, at: range, into: piece)) == index.hash(chunk) {
                     tally.fromTarget += UInt64(range.count)
                     local = true
                 }
@@ -262,7 +263,7 @@ final class DeltaInstaller {
             if local {
                 try deliver(UnsafeRawBufferPointer(piece), emit: emit)
             } else {
-                // Changed since it was planned (or a merged gap's neighbour): fetch it alone.
+                // Changed (or unreadable) since it was planned: fetch it alone.
                 tally.changedLocally += plan.sources[chunk] == .fetch ? 0 : 1
                 try fetch(chunk..<chunk + 1, bytes: nil, emit: emit)
             }

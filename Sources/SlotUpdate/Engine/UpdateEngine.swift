@@ -325,7 +325,7 @@ public final class UpdateEngine: Sendable {
             return fullDownload(error.message)
         }
         var booted: (SlotDefinition, SlotRecord)?
-        if let bootedName, bootedName != target, state[bootedName].status.holdsVerifiedImage || state[bootedName].status == .good {
+        if let bootedName, bootedName != target, state[bootedName].status.holdsVerifiedImage {
             booted = (config.slot(bootedName), state[bootedName])
         }
         let multiRange = MultiRangeFetcher(url: downloader.url.absoluteString, payloadSize: release.payloadSize, client: try HTTPClient(caFile: api.caFile)) { [self] in
