@@ -83,7 +83,8 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
         }
         guard let decoded = try? JSONDecoder().decode(Body.self, from: Data(input)),
             occurrences("execution") == 1, occurrences("finished") <= 1, decoded.status.execution.utf8.count <= 32,
-            decoded.status.execution.utf8.allSatisfy({ $0 >= 0x20 && $0 != UInt8(ascii: "\\") })
+            // The reader takes printable ASCII only (DEL and bytes above are JSON-legal, refused by design).
+            decoded.status.execution.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7f && $0 != UInt8(ascii: "\\") })
         else { return }
         guard parsed?.execution == decoded.status.execution else {
             fail("ddi-feedback read execution \(String(describing: parsed?.execution)), JSONDecoder \(decoded.status.execution)")
