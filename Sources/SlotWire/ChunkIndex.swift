@@ -7,25 +7,32 @@ import SlotCodec
 /// the chunks it already holds and fetch only the others with `Range`.
 ///
 /// Fixed chunks, not content-defined ones: measured on rebuilt ext4 root file
-/// systems (`Benchmarks/delta-study/REPORT.md`), chunks the size of the file
+/// systems (`Benchmarks/delta-study/REPORT.md`), chunks aligned to the file
 /// system's blocks isolate each changed metadata block and beat casync's and
-/// zchunk's content-defined chunks by 6–12×.
+/// zchunk's content-defined chunks.
 ///
-/// The encoded form (what `deploy` publishes and the device keeps):
+/// A chunk's hash is a hash of its blocks' digests (``ChunkHash``), so a
+/// device finds a chunk anywhere in its old slot at any block boundary, and
+/// chunks can be several blocks long: a 1 KiB-block file system in 4 KiB
+/// chunks needs a quarter of the index and of the per-chunk payload overhead
+/// of 1 KiB chunks, yet still finds data that moved by one block.
 ///
-///     "SLOTIDX1"  u8 compression (0 none, 1 chunked gzip)  u8 hash length (16)
-///     u16 0  u32 chunk size  u64 image size  u64 payload size
+/// The encoded form (what `deploy` publishes):
+///
+///     "SLOTIDX2"  u8 compression (0 none, 1 chunked gzip)  u8 hash length (8)
+///     u16 0  u32 chunk size  u32 block size  u64 image size  u64 payload size
 ///     u64 offset of the first chunk's bytes in the payload  u32 chunk count
 ///     gzip of: chunk hashes, then (chunked gzip only) each chunk's byte count
 ///     in the payload as an unsigned LEB128
 ///
-/// All integers little-endian. Hashes are SHA-256 cut to 128 bits (zchunk's
-/// size): they find and check chunks; the whole image's SHA-256, which the
+/// All integers little-endian. Chunk hashes are 64 bits: they find chunks and
+/// check each as it lands (a false match among a few hundred thousand chunks
+/// is about one in 2^30 per update); the whole image's SHA-256, which the
 /// release signature covers, stays the proof of the image.
 public struct ChunkIndex: Sendable, Equatable {
-    public static let magic: [UInt8] = Array("SLOTIDX1".utf8)
-    public static let hashLength = 16
-    static let headerSize = 44
+    public static let magic: [UInt8] = Array("SLOTIDX2".utf8)
+    public static let hashLength = 8
+    static let headerSize = 48
     /// Chunk sizes a release may use: powers of two from 512 B to 1 MiB.
     public static let chunkSizes: ClosedRange<Int> = 512...(1 << 20)
     /// Larger indexes are refused before anything is allocated (a 64 GiB
@@ -34,20 +41,21 @@ public struct ChunkIndex: Sendable, Equatable {
 
     public var compression: PayloadCompression
     public var chunkSize: Int
+    /// The blocks whose digests make a chunk's hash: a power of two from
+    /// 512 B to the chunk size, best the file system's block size.
+    public var blockSize: Int
     public var imageSize: UInt64
     public var payloadSize: UInt64
     /// Offset in the payload of chunk 0's bytes (after the gzip header).
     public var dataStart: UInt64
-    /// `count` hashes of ``hashLength`` bytes, one after the other.
-    public private(set) var hashes: [UInt8]
+    public private(set) var hashes: [ChunkHash]
     /// Start of each chunk's bytes in the payload, plus one past the last.
     public private(set) var offsets: [UInt64]
 
     public var count: Int { offsets.count - 1 }
+    public var blocksPerChunk: Int { chunkSize / blockSize }
 
-    public func hash(_ chunk: Int) -> ChunkHash {
-        hashes.withUnsafeBytes { ChunkHash(UnsafeRawBufferPointer(rebasing: $0[chunk * Self.hashLength..<(chunk + 1) * Self.hashLength])) }
-    }
+    public func hash(_ chunk: Int) -> ChunkHash { hashes[chunk] }
 
     /// Image bytes of `chunk` (the last one may be short).
     public func imageRange(_ chunk: Int) -> Range<UInt64> {
@@ -65,33 +73,44 @@ public struct ChunkIndex: Sendable, Equatable {
         imageSize == manifest.size && payloadSize == manifest.payloadSize && compression == manifest.compression
     }
 
+    /// Whether `blockSize` can cut `chunkSize`-byte chunks: both powers of
+    /// two, the block from 512 B to the chunk size.
+    public static func isValid(chunkSize: Int, blockSize: Int) -> Bool {
+        chunkSizes.contains(chunkSize) && chunkSize & (chunkSize - 1) == 0
+            && (512...chunkSize).contains(blockSize) && blockSize & (blockSize - 1) == 0
+    }
+
     // MARK: - Building
 
     /// Collects chunks as `deploy` cuts the image.
     public struct Builder: Sendable {
         public let chunkSize: Int
+        public let blockSize: Int
         public let compression: PayloadCompression
-        private var hashes: [UInt8] = []
+        private var hashes: [ChunkHash] = []
         private var offsets: [UInt64]
         private var imageSize: UInt64 = 0
+        private var digests: [UInt8] = []
 
-        public init(chunkSize: Int, compression: PayloadCompression) {
+        /// The sizes must pass ``ChunkIndex/isValid(chunkSize:blockSize:)``.
+        public init(chunkSize: Int, blockSize: Int, compression: PayloadCompression) {
             self.chunkSize = chunkSize
+            self.blockSize = blockSize
             self.compression = compression
             offsets = [compression == .gzip ? UInt64(ChunkedGzipWriter.header.count) : 0]
         }
 
         /// One chunk of the image and how many payload bytes it took.
         public mutating func append(_ chunk: UnsafeRawBufferPointer, payloadBytes: Int) {
-            hashes.append(contentsOf: ChunkHash(of: chunk).bytes)
+            hashes.append(ChunkHash(of: chunk, blockSize: blockSize, digests: &digests))
             imageSize += UInt64(chunk.count)
             offsets.append(offsets[offsets.count - 1] + UInt64(payloadBytes))
         }
 
         public func finish(payloadSize: UInt64) -> ChunkIndex {
             ChunkIndex(
-                compression: compression, chunkSize: chunkSize, imageSize: imageSize, payloadSize: payloadSize,
-                dataStart: offsets[0], hashes: hashes, offsets: offsets)
+                compression: compression, chunkSize: chunkSize, blockSize: blockSize, imageSize: imageSize,
+                payloadSize: payloadSize, dataStart: offsets[0], hashes: hashes, offsets: offsets)
         }
     }
 
@@ -103,11 +122,14 @@ public struct ChunkIndex: Sendable, Equatable {
         out.append(UInt8(Self.hashLength))
         out.append(contentsOf: [0, 0])
         Self.put(UInt64(chunkSize), 4, &out)
+        Self.put(UInt64(blockSize), 4, &out)
         Self.put(imageSize, 8, &out)
         Self.put(payloadSize, 8, &out)
         Self.put(dataStart, 8, &out)
         Self.put(UInt64(count), 4, &out)
-        var body = hashes
+        var body: [UInt8] = []
+        body.reserveCapacity(count * (Self.hashLength + 2))
+        for hash in hashes { body.append(contentsOf: hash.bytes) }
         if compression == .gzip {
             for chunk in 0..<count {
                 var n = offsets[chunk + 1] - offsets[chunk]
@@ -152,10 +174,14 @@ public struct ChunkIndex: Sendable, Equatable {
         guard Self.chunkSizes.contains(chunkSize), chunkSize & (chunkSize - 1) == 0 else {
             throw WireError("chunk index: chunk size \(chunkSize) is not a power of two from 512 B to 1 MiB")
         }
-        let imageSize = get(16, 8)
-        let payloadSize = get(24, 8)
-        let dataStart = get(32, 8)
-        let count = Int(get(40, 4))
+        let blockSize = Int(get(16, 4))
+        guard Self.isValid(chunkSize: chunkSize, blockSize: blockSize) else {
+            throw WireError("chunk index: block size \(blockSize) is not a power of two from 512 B to the chunk size")
+        }
+        let imageSize = get(20, 8)
+        let payloadSize = get(28, 8)
+        let dataStart = get(36, 8)
+        let count = Int(get(44, 4))
         guard imageSize > 0, imageSize < 1 << 62, payloadSize < 1 << 62, count <= Self.maxChunks,
             UInt64(count) == (imageSize + UInt64(chunkSize) - 1) / UInt64(chunkSize)
         else {
@@ -188,7 +214,7 @@ public struct ChunkIndex: Sendable, Equatable {
                 return .failure(WireError("chunk index: \(error.message)"))
             }
         }
-        var body = try inflated.get()
+        let body = try inflated.get()
         let hashBytes = count * Self.hashLength
         guard body.count >= hashBytes else { throw WireError("chunk index: \(count) chunks but only \(body.count / Self.hashLength) hashes") }
         var offsets = [UInt64](repeating: 0, count: count + 1)
@@ -224,18 +250,21 @@ public struct ChunkIndex: Sendable, Equatable {
                 throw WireError("chunk index: its chunks end at byte \(offsets[count]), past the \(payloadSize)-byte payload's end")
             }
         }
-        body.removeSubrange(hashBytes...)
+        let hashes = (0..<count).map { chunk in
+            ChunkHash(value: (0..<Self.hashLength).reduce(UInt64(0)) { $0 << 8 | UInt64(body[chunk * Self.hashLength + $1]) })
+        }
         self.init(
-            compression: compression, chunkSize: chunkSize, imageSize: imageSize, payloadSize: payloadSize,
-            dataStart: dataStart, hashes: body, offsets: offsets)
+            compression: compression, chunkSize: chunkSize, blockSize: blockSize, imageSize: imageSize,
+            payloadSize: payloadSize, dataStart: dataStart, hashes: hashes, offsets: offsets)
     }
 
     private init(
-        compression: PayloadCompression, chunkSize: Int, imageSize: UInt64, payloadSize: UInt64, dataStart: UInt64,
-        hashes: [UInt8], offsets: [UInt64]
+        compression: PayloadCompression, chunkSize: Int, blockSize: Int, imageSize: UInt64, payloadSize: UInt64,
+        dataStart: UInt64, hashes: [ChunkHash], offsets: [UInt64]
     ) {
         self.compression = compression
         self.chunkSize = chunkSize
+        self.blockSize = blockSize
         self.imageSize = imageSize
         self.payloadSize = payloadSize
         self.dataStart = dataStart
@@ -248,30 +277,53 @@ public struct ChunkIndex: Sendable, Equatable {
     }
 }
 
-/// A chunk's identity: SHA-256 cut to 128 bits, as two words so that
-/// dictionaries of a few hundred thousand of them stay cheap.
+/// A chunk's identity: the first 64 bits of the SHA-256 of its blocks'
+/// digests (``BlockDigests``), in order. Built from block digests so that a
+/// device can find a chunk at any block boundary of its old slot from one
+/// digest per block, without hashing the slot once per possible offset.
 public struct ChunkHash: Hashable, Sendable {
-    public let high: UInt64
-    public let low: UInt64
+    public let value: UInt64
 
-    public init(of bytes: UnsafeRawBufferPointer) {
-        let digest = SHA256.hash(data: bytes)
-        self = digest.withUnsafeBytes { ChunkHash(UnsafeRawBufferPointer(rebasing: $0[0..<ChunkIndex.hashLength])) }
-    }
+    public init(value: UInt64) { self.value = value }
 
-    init(_ raw: UnsafeRawBufferPointer) {
-        var high: UInt64 = 0
-        var low: UInt64 = 0
-        for i in 0..<8 {
-            high = high << 8 | UInt64(raw[i])
-            low = low << 8 | UInt64(raw[8 + i])
+    /// As the index stores it: the digest's first 8 bytes, in order.
+    public var bytes: [UInt8] { (0..<8).map { UInt8(truncatingIfNeeded: value >> (56 - 8 * $0)) } }
+
+    /// The hash of `digests`, a run of block digests.
+    public init(digests: UnsafeRawBufferPointer) {
+        value = SHA256.hash(data: digests).withUnsafeBytes { raw in
+            (0..<8).reduce(UInt64(0)) { $0 << 8 | UInt64(raw[$1]) }
         }
-        self.high = high
-        self.low = low
     }
 
-    public var bytes: [UInt8] {
-        (0..<8).map { UInt8(truncatingIfNeeded: high >> (56 - 8 * $0)) } + (0..<8).map { UInt8(truncatingIfNeeded: low >> (56 - 8 * $0)) }
+    /// The hash of a chunk's bytes; its block digests are left in `digests`
+    /// (replacing what it held), for a caller that keeps them.
+    public init(of chunk: UnsafeRawBufferPointer, blockSize: Int, digests: inout [UInt8]) {
+        digests.removeAll(keepingCapacity: true)
+        BlockDigests.append(chunk, blockSize: blockSize, to: &digests)
+        self = digests.withUnsafeBytes { ChunkHash(digests: $0) }
+    }
+
+    public init(of chunk: UnsafeRawBufferPointer, blockSize: Int) {
+        var digests: [UInt8] = []
+        self.init(of: chunk, blockSize: blockSize, digests: &digests)
+    }
+}
+
+/// Block digests: SHA-256 of each block cut to 128 bits. A device keeps
+/// those of each installed image so that its next update finds the chunks it
+/// holds without reading the slot.
+public enum BlockDigests {
+    public static let length = 16
+
+    /// Appends the digest of each `blockSize` block of `bytes` (the last may be short).
+    public static func append(_ bytes: UnsafeRawBufferPointer, blockSize: Int, to digests: inout [UInt8]) {
+        var at = 0
+        while at < bytes.count {
+            let end = min(bytes.count, at + blockSize)
+            SHA256.hash(data: UnsafeRawBufferPointer(rebasing: bytes[at..<end])).withUnsafeBytes { digests.append(contentsOf: $0[0..<length]) }
+            at = end
+        }
     }
 }
 

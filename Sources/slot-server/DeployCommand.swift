@@ -47,8 +47,11 @@ struct DeployCommand: AsyncParsableCommand {
     @Option(help: "Serve the payload from this external URL (CDN) instead of uploading it.")
     var url: String?
 
-    @Option(help: "Chunk size of the chunk index for delta downloads, a power of two from 512 to 1048576; best the file system's block size.")
+    @Option(help: "Chunk size of the chunk index for delta downloads, a power of two from 512 to 1048576.")
     var chunkSize = 4096
+
+    @Option(help: "Block size of the chunk index: devices find a chunk of the new image at any multiple of it in their old slot. A power of two from 512 to the chunk size; default: the block size of an ext2/3/4 image, else 4096.")
+    var blockSize: Int?
 
     @Flag(help: "Publish no chunk index: devices always download the whole payload.")
     var noIndex = false
@@ -65,6 +68,9 @@ struct DeployCommand: AsyncParsableCommand {
     func validate() throws {
         if (experiment == nil) != (armStart == nil) || (experiment == nil) != (armEnd == nil) {
             throw ValidationError("--experiment, --arm-start and --arm-end go together")
+        }
+        if blockSize != nil && noIndex {
+            throw ValidationError("--block-size describes the chunk index, which --no-index leaves out")
         }
         if indexUrl != nil && (url == nil || noIndex) {
             throw ValidationError("--index-url goes with --url, and not with --no-index")
@@ -84,6 +90,7 @@ struct DeployCommand: AsyncParsableCommand {
             options.gzip = gzip
             options.externalURL = url
             options.chunkSize = noIndex ? nil : chunkSize
+            options.blockSize = blockSize
             options.indexURL = indexUrl
             options.writePayload = writePayload
             options.maxInTrial = maxInTrial

@@ -25,7 +25,7 @@ import Testing
         return out
     }
 
-    static func prepare(_ image: [UInt8], gzip: Bool, chunkSize: Int = 4096) throws -> (PreparedPayload, [UInt8]) {
+    static func prepare(_ image: [UInt8], gzip: Bool, chunkSize: Int = 4096, blockSize: Int? = nil) throws -> (PreparedPayload, [UInt8]) {
         let directory = NSTemporaryDirectory() + "chunk-index-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
@@ -33,15 +33,15 @@ import Testing
         FileManager.default.createFile(atPath: path, contents: Data(image))
         let prepared = try ImagePreparer.prepare(
             imagePath: path, compatible: "acme", version: "1", securityVersion: 0, gzip: gzip, chunkSize: chunkSize,
-            temporaryDirectory: directory)
+            blockSize: blockSize, temporaryDirectory: directory)
         let payload = [UInt8](try Data(contentsOf: URL(fileURLWithPath: prepared.payloadPath)))
         return (prepared, payload)
     }
 
-    @Test("the chunked payload is plain gzip and every run of chunks inflates alone", arguments: [4096, 1024])
-    func chunkRunsInflateAlone(chunkSize: Int) throws {
+    @Test("the chunked payload is plain gzip and every run of chunks inflates alone", arguments: [(4096, 4096), (1024, 1024), (4096, 1024)])
+    func chunkRunsInflateAlone(chunkSize: Int, blockSize: Int) throws {
         let image = Self.image(3 * 1024 * 1024 + 1234, seed: 7)
-        let (prepared, payload) = try Self.prepare(image, gzip: true, chunkSize: chunkSize)
+        let (prepared, payload) = try Self.prepare(image, gzip: true, chunkSize: chunkSize, blockSize: blockSize)
         // gzip -d reads it as one stream.
         var whole: [UInt8] = []
         let inflater = try GzipInflater()
@@ -51,7 +51,7 @@ import Testing
         #expect(UInt64(payload.count) == prepared.manifest.payloadSize)
 
         let index = try #require(prepared.index)
-        #expect(index.count == (image.count + chunkSize - 1) / chunkSize)
+        #expect(index.count == (image.count + chunkSize - 1) / chunkSize && index.blockSize == blockSize)
         #expect(index.matches(prepared.manifest))
         let parsed = try ChunkIndex(parsing: index.encoded())
         #expect(parsed == index)
@@ -71,7 +71,7 @@ import Testing
             #expect(out == Array(image[imageStart..<imageEnd]), "run \(run)")
             for chunk in run {
                 let range = index.imageRange(chunk)
-                let hash = Array(image[Int(range.lowerBound)..<Int(range.upperBound)]).withUnsafeBytes { ChunkHash(of: $0) }
+                let hash = Array(image[Int(range.lowerBound)..<Int(range.upperBound)]).withUnsafeBytes { ChunkHash(of: $0, blockSize: blockSize) }
                 #expect(hash == index.hash(chunk))
             }
         }
@@ -87,6 +87,51 @@ import Testing
         #expect(index.payloadRange(24..<25) == 98304..<100_000)
     }
 
+    @Test("a chunk's hash is found from block digests wherever it sits at a block boundary")
+    func chunkHashFromBlockDigests() throws {
+        let blockSize = 1024
+        let image = Self.image(64 * 1024, seed: 9)
+        // The old slot: the same bytes moved by three blocks.
+        let old = [UInt8](repeating: 0xa5, count: 3 * blockSize) + image
+        var digests: [UInt8] = []
+        old.withUnsafeBytes { BlockDigests.append($0, blockSize: blockSize, to: &digests) }
+        #expect(digests.count == old.count / blockSize * BlockDigests.length)
+        for chunk in [0, 5, 14] {
+            let range = chunk * 4096..<(chunk + 1) * 4096
+            let hash = Array(image[range]).withUnsafeBytes { ChunkHash(of: $0, blockSize: blockSize) }
+            let block = range.lowerBound / blockSize + 3
+            let window = digests.withUnsafeBytes {
+                ChunkHash(digests: UnsafeRawBufferPointer(rebasing: $0[block * BlockDigests.length..<(block + 4) * BlockDigests.length]))
+            }
+            #expect(window == hash, "chunk \(chunk)")
+            let shifted = digests.withUnsafeBytes {
+                ChunkHash(digests: UnsafeRawBufferPointer(rebasing: $0[(block + 1) * BlockDigests.length..<(block + 5) * BlockDigests.length]))
+            }
+            #expect(shifted != hash)
+        }
+        // The same bytes cut in other blocks are another chunk.
+        let whole = Array(image[0..<4096]).withUnsafeBytes { ChunkHash(of: $0, blockSize: 4096) }
+        #expect(whole != Array(image[0..<4096]).withUnsafeBytes { ChunkHash(of: $0, blockSize: 1024) })
+    }
+
+    @Test("the block size comes from an ext2/3/4 superblock, else 4 KiB, never above the chunk")
+    func blockSizeDetection() throws {
+        var ext = Self.image(256 * 1024, seed: 4)
+        for i in 1024..<2048 { ext[i] = 0 }
+        ext[1024 + 56] = 0x53
+        ext[1024 + 57] = 0xEF
+        #expect(try #require(Self.prepare(ext, gzip: true).0.index).blockSize == 1024)  // s_log_block_size 0
+        ext[1024 + 24] = 1
+        #expect(try #require(Self.prepare(ext, gzip: true).0.index).blockSize == 2048)
+        ext[1024 + 24] = 2
+        #expect(try #require(Self.prepare(ext, gzip: true, chunkSize: 1024).0.index).blockSize == 1024)  // capped
+        ext[1024 + 57] = 0
+        #expect(try #require(Self.prepare(ext, gzip: true, chunkSize: 16384).0.index).blockSize == 4096)  // no file system
+        #expect(try #require(Self.prepare(ext, gzip: false, blockSize: 512).0.index).blockSize == 512)
+        #expect(throws: ServerError.self) { try Self.prepare(ext, gzip: true, chunkSize: 4096, blockSize: 8192) }
+        #expect(throws: ServerError.self) { try Self.prepare(ext, gzip: true, chunkSize: 4096, blockSize: 1000) }
+    }
+
     @Test("malformed indexes are refused with a reason")
     func malformedIndexes() throws {
         let image = Self.image(64 * 1024, seed: 5)
@@ -96,7 +141,7 @@ import Testing
             #expect(throws: WireError.self, "\(why)", sourceLocation: sourceLocation) { try ChunkIndex(parsing: bytes) }
         }
         refused([], "empty")
-        refused(Array(good.prefix(43)), "short header")
+        refused(Array(good.prefix(47)), "short header")
         refused(Array(good.prefix(good.count - 5)), "cut body")
         var magic = good
         magic[0] ^= 1
@@ -104,12 +149,17 @@ import Testing
         var chunkSize = good
         chunkSize[13] = 0x11  // 0x1100 + low byte: not a power of two
         refused(chunkSize, "chunk size")
+        var blockSize = good
+        blockSize[17] = 0x01  // 256: below 512
+        refused(blockSize, "block size below 512")
+        blockSize[17] = 0x20  // 8 KiB: above the 4 KiB chunk
+        refused(blockSize, "block size above the chunk size")
         var count = good
-        count[40] &+= 1
+        count[44] &+= 1
         refused(count, "count does not make the image")
         var payload = good
-        for i in 24..<32 { payload[i] = 0 }
-        payload[24] = 20
+        for i in 28..<36 { payload[i] = 0 }
+        payload[28] = 20
         refused(payload, "chunks past the payload's end")
         var compression = good
         compression[8] = 7

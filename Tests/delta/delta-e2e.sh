@@ -4,10 +4,10 @@
 # from real files of this machine), and `slotctl update` with SLOTCTL_TRACE=1.
 # The device runs v1 in B (installed by a first update); then:
 #   a. slot-server hosts v2 (deploy --gzip, index served at /v1/indexes/ID):
-#      mostly reused from the booted slot; A = v2, B still v1, chunks-A.index kept;
+#      mostly reused from the booted slot; A = v2, B still v1, state/blocks-A kept;
 #   b. nginx hosts v3 (--url, --index-url, --write-payload): bytes on the wire
 #      (nginx $bytes_sent) far below the payload; the booted slot's chunks from
-#      its stored index, not hashed;
+#      its stored block digests, not hashed;
 #   c. a tampered payload (bytes flipped on nginx after deploy): the update
 #      fails naming the chunk index or the inflate; the target is not ready;
 #   d. a chunk index that is not the one signed: "delta update not possible",
@@ -16,7 +16,11 @@
 #      image shares with it): those chunks are fetched, the image lands;
 #   f. a server that ignores Range (nginx max_ranges 0): a full download;
 #   g. an update killed (SIGKILL) mid-way from a slow server (limit_rate 300k),
-#      then run again: the chunks it had written are reused from the target.
+#      then run again: the chunks it had written are reused from the target;
+#   h. file systems of 1 KiB blocks: deploy reads the block size from the
+#      superblock (4 KiB chunks of 1 KiB blocks); the first such update hashes
+#      the booted slot (its stored digests are of 4 KiB blocks), the next one
+#      uses the stored 1 KiB digests and fetches a small part of the payload.
 # After every case: the booted slot's bytes are unchanged, and every ready or
 # good slot holds the bytes its state records (SHA-256) and the image expected.
 #
@@ -125,6 +129,9 @@ head -c 256K /dev/urandom > v8/00-early/r.bin
 head -c 4608K /dev/urandom > v8/zz-late/big.bin
 for v in v1 v2 v3 v4 v8; do  # each image its own mke2fs run
     mke2fs -q -t ext4 -b 4096 -d "$v" -F "$v.img" "${IMG_MIB}M" > /dev/null 2>&1 || die "mke2fs -d $v failed"
+done
+for v in v2 v3; do  # case h: 1 KiB blocks, as mke2fs makes for small file systems
+    mke2fs -q -t ext4 -b 1024 -d "$v" -F "$v-1k.img" "${IMG_MIB}M" > /dev/null 2>&1 || die "mke2fs -b 1024 -d $v failed"
 done
 head -c 1M /dev/urandom > v0.img
 echo "images: v1 $N files $(du -sb v1 | cut -f1) B; ${IMG_MIB} MiB ext4 (4 KiB blocks) each"
@@ -276,8 +283,8 @@ parse_trace() {
     T_CHANGED=0
     re='([0-9]+) local chunks had changed'
     [[ $line =~ $re ]] && T_CHANGED=${BASH_REMATCH[1]}
-    re='stored index of slot ([ABR])'
-    if [[ $line =~ $re ]]; then T_FROM="stored index of slot ${BASH_REMATCH[1]}"; else
+    re='stored block digests of slot ([ABR])'
+    if [[ $line =~ $re ]]; then T_FROM="stored block digests of slot ${BASH_REMATCH[1]}"; else
         re='hash(ed|ing) slot ([ABR])'
         if [[ $line =~ $re ]]; then T_FROM="hashed slot ${BASH_REMATCH[2]}"; else
             re='no booted image'
@@ -289,7 +296,7 @@ parse_trace() {
 slot_is() { [ "$(slot_field "$1" status)" = "$2" ]; }
 slot_not_ready() { case $(slot_field "$1" status) in ready | good) return 1 ;; *) return 0 ;; esac; }
 holds() { cmp -s -n "$(stat -c %s "$2")" "$DEV/${1,,}.img" "$2"; }  # SLOT IMAGE
-has_index() { [ -f "$DEV/state/chunks-$1.index" ]; }
+has_digests() { [ -f "$DEV/state/blocks-$1" ]; }
 
 slotctl init > /dev/null || die "slotctl init failed"
 slotctl install "$W/img/v0.img" --slot A --version 0.9 > /dev/null || die "slotctl install v0 --slot A failed"
@@ -331,7 +338,7 @@ expect "a: output says 'installed 2.0 into slot A: ready to reboot (delta: ...)'
 expect "a: A's first $IMG_SIZE bytes equal v2" holds A "$W/img/v2.img"
 EXPECT[A]=$W/img/v2.img
 expect "a: B still equals v1" holds B "$W/img/v1.img"
-expect "a: state/chunks-A.index kept" has_index A
+expect "a: state/blocks-A kept" has_digests A
 expect "a: A is ready" slot_is A ready
 check_invariants a
 
@@ -352,7 +359,7 @@ expect "b: bytes on the wire $WIRE < 1/3 of the payload $PAY3" lt "$WIRE" $((PAY
 expect "b: the index was fetched from nginx" grep -q "GET /p/v3.img.gz.index " "$ACCESS_LOG"
 expect "b: the payload was fetched with Range (206)" grep -q "GET /p/v3.img.gz HTTP/1.1 206 " "$ACCESS_LOG"
 if parse_trace b; then
-    expect "b: the booted slot's chunks from its stored index ('$T_FROM')" [ "$T_FROM" = "stored index of slot A" ]
+    expect "b: the booted slot's chunks from its stored digests ('$T_FROM')" [ "$T_FROM" = "stored block digests of slot A" ]
 else
     fail "b: no delta trace line on stderr"
 fi
@@ -360,7 +367,7 @@ expect "b: no hashing of the booted slot was announced" bash -c "! grep -q 'hash
 expect "b: B equals v3" holds B "$W/img/v3.img"
 EXPECT[B]=$W/img/v3.img
 expect "b: B is ready" slot_is B ready
-expect "b: state/chunks-B.index kept" has_index B
+expect "b: state/blocks-B kept" has_digests B
 check_invariants b
 
 # --- c ---------------------------------------------------------------------------
@@ -390,8 +397,8 @@ err = open(sys.argv[2]).read()
 m = re.search(r"chunks (\d+)\.\.<(\d+) of the payload", err) or re.search(r"chunk (\d+) of the payload", err)
 if not m: sys.exit("no chunk named")
 first = int(m.group(1)); end = int(m.group(2)) if m.lastindex == 2 else first + 1
-_, hl, _, _, _, _, start, count = struct.unpack("<BBHIQQQI", idx[8:44])
-rest = zlib.decompress(idx[44:], 47)[count * hl:]
+_, hl, _, _, _, _, _, start, count = struct.unpack("<BBHIIQQQI", idx[8:48])
+rest = zlib.decompress(idx[48:], 47)[count * hl:]
 offsets = [start]; value = shift = 0
 for b in rest:
     value |= (b & 0x7f) << shift; shift += 7
@@ -403,7 +410,7 @@ sys.exit(0 if hit else 1)' "$WWW/v4.img.gz.index" "$W/logs/c.err"
 }
 expect "c: the chunk(s) the error names hold a flipped byte" flipped_in_named
 expect "c: the target B is not ready ($(slot_field B status))" slot_not_ready B
-expect "c: no stale state/chunks-B.index" bash -c "! test -f '$DEV/state/chunks-B.index'"
+expect "c: no stale state/blocks-B" bash -c "! test -f '$DEV/state/blocks-B'"
 unset 'EXPECT[B]'
 check_invariants c
 
@@ -429,7 +436,7 @@ expect "d: the whole payload crossed the wire ($WIRE >= $PAY5)" [ "$WIRE" -ge "$
 expect "d: B equals v4" holds B "$W/img/v4.img"
 EXPECT[B]=$W/img/v4.img
 expect "d: B is ready" slot_is B ready
-expect "d: no state/chunks-B.index after a full install" bash -c "! test -f '$DEV/state/chunks-B.index'"
+expect "d: no state/blocks-B after a full install" bash -c "! test -f '$DEV/state/blocks-B'"
 check_invariants d
 
 # --- e ---------------------------------------------------------------------------
@@ -437,7 +444,7 @@ case_start "e. the booted slot changed behind slotctl's back: 6.0 (v3) from slot
 deploy 6.0 "$W/img/v3.img" "$W/pay/v6.img.gz"
 cp --sparse=always a.img "$W/a-before-e.img"
 # 8 chunks of A that v3 also holds (non-zero; the first place A holds each,
-# which is where A's stored index points), spread over A: overwritten with
+# which is where A's stored digests point), spread over A: overwritten with
 # random bytes.
 CORRUPTED=$(python3 -c '
 import sys, os, hashlib
@@ -464,7 +471,7 @@ show_update e
 expect "e: slotctl update exits 0" [ "$UPD_RC" = 0 ]
 if parse_trace e; then
     expect "e: the trace reports local chunks that had changed ($T_CHANGED, 8 overwritten)" [ "${T_CHANGED:-0}" -ge 1 ]
-    expect "e: the booted slot's chunks from its stored index ('$T_FROM')" [ "$T_FROM" = "stored index of slot A" ]
+    expect "e: the booted slot's chunks from its stored digests ('$T_FROM')" [ "$T_FROM" = "stored block digests of slot A" ]
 else
     fail "e: no delta trace line on stderr"
 fi
@@ -497,7 +504,7 @@ expect "f: about the whole payload crossed the wire ($PAY7 <= $WIRE <= 2x)" \
 expect "f: B equals v1" holds B "$W/img/v1.img"
 EXPECT[B]=$W/img/v1.img
 expect "f: B is ready" slot_is B ready
-expect "f: no state/chunks-B.index after a full install" bash -c "! test -f '$DEV/state/chunks-B.index'"
+expect "f: no state/blocks-B after a full install" bash -c "! test -f '$DEV/state/blocks-B'"
 check_invariants f
 
 # --- g ---------------------------------------------------------------------------
@@ -567,6 +574,50 @@ expect "g: B equals v8" holds B "$W/img/v8.img"
 EXPECT[B]=$W/img/v8.img
 expect "g: B is ready" slot_is B ready
 check_invariants g
+
+# --- h ---------------------------------------------------------------------------
+case_start "h. 1 KiB blocks: 9.0 (v2, -b 1024) hashes the booted slot, then 9.1 (v3, -b 1024) uses stored digests"
+index_sizes() {  # INDEX: "CHUNK BLOCK"
+    python3 -c '
+import struct, sys
+d = open(sys.argv[1], "rb").read(48)
+assert d[:8] == b"SLOTIDX2", d[:8]
+print(*struct.unpack("<II", d[12:20]))' "$1"
+}
+remember_booted
+deploy 9.0 "$W/img/v2-1k.img" "$W/pay/k2.img.gz"
+expect "h: the index of a 1 KiB-block image has 4096-byte chunks of 1024-byte blocks ($(index_sizes "$W/pay/k2.img.gz.index"))" \
+    [ "$(index_sizes "$W/pay/k2.img.gz.index")" = "4096 1024" ]
+expect "h: the index of a 4 KiB-block image has 4096-byte blocks" [ "$(index_sizes "$W/pay/v2.img.gz.index")" = "4096 4096" ]
+update h1
+show_update h1
+expect "h: slotctl update 9.0 exits 0" [ "$UPD_RC" = 0 ]
+if parse_trace h1; then
+    expect "h: 9.0 hashed the booted slot ('$T_FROM': its stored digests are of 4 KiB blocks)" [ "$T_FROM" = "hashed slot A" ]
+else
+    fail "h: no delta trace line on stderr of 9.0"
+fi
+expect "h: 9.0 said it hashes slot A" grep -q 'hashing slot A' "$W/logs/h1.out" "$W/logs/h1.err"
+expect "h: B equals v2 -b 1024" holds B "$W/img/v2-1k.img"
+EXPECT[B]=$W/img/v2-1k.img
+check_invariants h1
+boot_into B
+remember_booted
+deploy 9.1 "$W/img/v3-1k.img" "$W/pay/k3.img.gz"
+PAYK3=$(stat -c %s "$W/pay/k3.img.gz")
+update h2
+show_update h2
+expect "h: slotctl update 9.1 exits 0" [ "$UPD_RC" = 0 ]
+if parse_trace h2; then
+    expect "h: 9.1 found the booted slot's chunks from its stored digests ('$T_FROM')" [ "$T_FROM" = "stored block digests of slot B" ]
+    expect "h: 9.1 fetched $T_FETCHED payload bytes < 1/3 of the payload ($PAYK3)" lt "$T_FETCHED" $((PAYK3 / 3))
+else
+    fail "h: no delta trace line on stderr of 9.1"
+fi
+expect "h: A equals v3 -b 1024" holds A "$W/img/v3-1k.img"
+EXPECT[A]=$W/img/v3-1k.img
+expect "h: A is ready" slot_is A ready
+check_invariants h
 
 echo
 ELAPSED=$(($(date +%s) - STARTED))

@@ -26,6 +26,8 @@ public struct Deployer: Sendable {
         public var trialTimeoutSeconds: Int?
         /// Chunk size of the chunk index; nil: no index.
         public var chunkSize: Int? = 4096
+        /// Block size of the chunk index; nil: the image's file system's, else 4 KiB.
+        public var blockSize: Int?
         /// With `externalURL`: where the index lives; nil: the server serves it.
         public var indexURL: String?
         /// Also write the payload here, and its index beside it (`.index`).
@@ -50,7 +52,8 @@ public struct Deployer: Sendable {
     public func deploy(_ options: Options) async throws(ServerError) -> ReleaseInfo {
         let prepared = try ImagePreparer.prepare(
             imagePath: options.imagePath, compatible: options.compatible, version: options.version,
-            securityVersion: options.securityVersion, gzip: options.gzip, chunkSize: options.chunkSize)
+            securityVersion: options.securityVersion, gzip: options.gzip, chunkSize: options.chunkSize,
+            blockSize: options.blockSize)
         defer { if prepared.isTemporary { unlink(prepared.payloadPath) } }
 
         let signature: String

@@ -22,11 +22,13 @@ public struct PreparedPayload: Sendable {
 /// with gzip, the compressed payload written to a temporary file beside it;
 /// the SHA-1 of the payload too. With `chunkSize` it also cuts the image into
 /// chunks for the chunk index, and a gzip payload is written so that each
-/// chunk can be fetched and inflated on its own (``ChunkedGzipWriter``).
+/// chunk can be fetched and inflated on its own (``ChunkedGzipWriter``). The
+/// index's block size is `blockSize`, else the block size of an ext2/3/4
+/// file system in the image, else 4 KiB; never more than the chunk size.
 public enum ImagePreparer {
     public static func prepare(
         imagePath: String, compatible: String, version: String, securityVersion: UInt64, gzip: Bool,
-        chunkSize: Int? = nil, temporaryDirectory: String = NSTemporaryDirectory()
+        chunkSize: Int? = nil, blockSize: Int? = nil, temporaryDirectory: String = NSTemporaryDirectory()
     ) throws(ServerError) -> PreparedPayload {
         let input = open(imagePath, O_RDONLY | O_CLOEXEC)
         guard input >= 0 else { throw ServerError.io("cannot open the image \(imagePath)", cause: errnoError()) }
@@ -40,11 +42,16 @@ public enum ImagePreparer {
         var output: PayloadFile?
         var deflater: GzipDeflater?
         var chunked: ChunkedGzipWriter?
-        var builder = chunkSize.map { ChunkIndex.Builder(chunkSize: $0, compression: gzip ? .gzip : .none) }
+        var builder: ChunkIndex.Builder?
         if let chunkSize {
             guard ChunkIndex.chunkSizes.contains(chunkSize), chunkSize & (chunkSize - 1) == 0 else {
                 throw ServerError.badRequest("the chunk size must be a power of two from 512 B to 1 MiB, got \(chunkSize)")
             }
+            let blocks = blockSize ?? min(chunkSize, extBlockSize(input) ?? 4096)
+            guard ChunkIndex.isValid(chunkSize: chunkSize, blockSize: blocks) else {
+                throw ServerError.badRequest("the block size must be a power of two from 512 B to the chunk size (\(chunkSize)), got \(blocks)")
+            }
+            builder = ChunkIndex.Builder(chunkSize: chunkSize, blockSize: blocks, compression: gzip ? .gzip : .none)
         }
         if gzip {
             payloadPath = temporaryDirectory + "/slot-deploy-\(UUID().uuidString.lowercased()).gz"
@@ -142,6 +149,18 @@ public enum ImagePreparer {
         return PreparedPayload(
             manifest: manifest, payloadPath: payloadPath, isTemporary: gzip, payloadSHA1: Hex.string(payloadSHA1.finalize()),
             index: builder?.finish(payloadSize: payloadSize))
+    }
+
+    /// The block size of an ext2/3/4 file system starting at byte 0 of
+    /// `fd`, read from its superblock (at 1024: `s_log_block_size` at +24,
+    /// the magic 0xEF53 at +56); nil for anything else.
+    static func extBlockSize(_ fd: Int32) -> Int? {
+        var superblock = [UInt8](repeating: 0, count: 64)
+        guard superblock.withUnsafeMutableBytes({ pread(fd, $0.baseAddress, 64, 1024) }) == 64,
+            superblock[56] == 0x53, superblock[57] == 0xEF
+        else { return nil }
+        let log = UInt32(superblock[24]) | UInt32(superblock[25]) << 8 | UInt32(superblock[26]) << 16 | UInt32(superblock[27]) << 24
+        return log <= 6 ? 1024 << Int(log) : nil
     }
 
     private static func errnoError() -> (any Error)? {

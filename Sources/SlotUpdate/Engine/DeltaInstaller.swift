@@ -8,8 +8,9 @@ import SlotWire
 /// the device already holds and fetches the rest with `Range` requests.
 ///
 /// Where each chunk of the new image comes from, first match wins:
-/// 1. the booted slot, wherever the chunk sits in it (its chunk map comes from
-///    the index kept when it was installed, or from hashing it once);
+/// 1. the booted slot, wherever the chunk sits in it at a block boundary
+///    (found from its block digests: those kept when it was installed, or
+///    from hashing it once);
 /// 2. zeros, for an all-zero chunk;
 /// 3. the target slot at the same offset: what an interrupted attempt already
 ///    wrote, or an unchanged chunk of the image the target held;
@@ -32,7 +33,7 @@ final class DeltaInstaller {
         var bootedOffsets: [UInt64]
         /// Runs of chunks fetched in one request each, in image order.
         var runs: [Range<Int>]
-        /// How the booted slot's chunks were found: its stored index, or a scan.
+        /// How the booted slot's chunks were found: its stored digests, or a scan.
         var bootedIndexing: String
     }
 
@@ -73,19 +74,20 @@ final class DeltaInstaller {
         var map: [ChunkHash: UInt64] = [:]
         var indexing = "none (no booted image)"
         if let (slot, record) = booted, let size = record.size {
-            if let sha256 = record.sha256, let stored = InstalledIndexes.load(slot.name, sha256: sha256, size: size, config: config),
-                stored.chunkSize == index.chunkSize
+            let digests: [UInt8]
+            if let sha256 = record.sha256,
+                let stored = InstalledDigests.load(slot.name, sha256: sha256, size: size, blockSize: index.blockSize, config: config)
             {
-                indexing = "from the stored index of slot \(slot.name)"
-                map.reserveCapacity(stored.count)
-                for chunk in (0..<stored.count).reversed() { map[stored.hash(chunk)] = stored.imageRange(chunk).lowerBound }
+                indexing = "from the stored block digests of slot \(slot.name)"
+                digests = stored
             } else {
                 scanning(slot.name)
-                indexing = "hashed slot \(slot.name) (no stored index)"
-                map = try scan(slot, size: size, chunkSize: index.chunkSize, isCancelled: isCancelled)
+                indexing = "hashed slot \(slot.name) (no stored block digests for \(index.blockSize)-byte blocks)"
+                digests = try scan(slot, size: size, blockSize: index.blockSize, isCancelled: isCancelled)
             }
+            map = try windows(digests, blocks: Int(size / UInt64(index.blockSize)), index: index, isCancelled: isCancelled)
         }
-        let zero = zeroHash(index.chunkSize)
+        let zero = zeroHash(chunkSize: index.chunkSize, blockSize: index.blockSize)
         var sources = [Plan.Source](repeating: .fetch, count: index.count)
         var offsets = [UInt64](repeating: 0, count: index.count)
         let targetFD = try? SlotReader.open(target)
@@ -99,7 +101,7 @@ final class DeltaInstaller {
                 offsets[chunk] = offset
             } else if hash == zero && index.imageRange(chunk).count == index.chunkSize {
                 sources[chunk] = .zero
-            } else if let targetFD, (try? readChunk(targetFD, at: index.imageRange(chunk), into: buffer)) == hash {
+            } else if let targetFD, (try? readChunk(targetFD, at: index.imageRange(chunk), into: buffer, blockSize: index.blockSize)) == hash {
                 sources[chunk] = .target
             }
             if chunk & 0xfff == 0, isCancelled() { throw SlotError(.cancelled, "update cancelled") }
@@ -136,45 +138,67 @@ final class DeltaInstaller {
         return runs
     }
 
-    /// The chunk map of a slot without a stored index: one sequential read.
-    static func scan(_ slot: SlotDefinition, size: UInt64, chunkSize: Int, isCancelled: () -> Bool) throws(SlotError) -> [ChunkHash: UInt64] {
+    /// The block digests of a slot without stored ones: one sequential read.
+    static func scan(_ slot: SlotDefinition, size: UInt64, blockSize: Int, isCancelled: () -> Bool) throws(SlotError) -> [UInt8] {
         let fd = try SlotReader.open(slot)
         defer { fd.close() }
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 4 << 20, alignment: 4096)
         defer { buffer.deallocate() }
-        var map: [ChunkHash: UInt64] = [:]
-        map.reserveCapacity(Int(size / UInt64(chunkSize)) + 1)
+        var digests: [UInt8] = []
+        digests.reserveCapacity(Int((size + UInt64(blockSize) - 1) / UInt64(blockSize)) * BlockDigests.length)
         var position: UInt64 = 0
         while position < size {
             if isCancelled() { throw SlotError(.cancelled, "update cancelled") }
             let wanted = Int(min(UInt64(buffer.count), size - position))
             let got = try fd.readFully(into: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<wanted]), at: position)
+            BlockDigests.append(UnsafeRawBufferPointer(rebasing: buffer[0..<got]), blockSize: blockSize, to: &digests)
             guard got == wanted else { break }
-            var at = 0
-            while at < got {
-                let piece = UnsafeRawBufferPointer(rebasing: buffer[at..<min(got, at + chunkSize)])
-                let hash = ChunkHash(of: piece)
-                if map[hash] == nil { map[hash] = position + UInt64(at) }
-                at += piece.count
-            }
             position += UInt64(got)
         }
+        return digests
+    }
+
+    /// The hash of every run of a chunk's worth of whole blocks, at every
+    /// block of the slot, to the offset of its first occurrence.
+    static func windows(_ digests: [UInt8], blocks: Int, index: ChunkIndex, isCancelled: () -> Bool) throws(SlotError) -> [ChunkHash: UInt64] {
+        let span = index.blocksPerChunk
+        let blocks = min(blocks, digests.count / BlockDigests.length)
+        guard blocks >= span else { return [:] }
+        var map: [ChunkHash: UInt64] = [:]
+        map.reserveCapacity(blocks - span + 1)
+        let finished = digests.withUnsafeBytes { raw in
+            for block in (0...(blocks - span)).reversed() {
+                let hash = ChunkHash(digests: UnsafeRawBufferPointer(rebasing: raw[block * BlockDigests.length..<(block + span) * BlockDigests.length]))
+                map[hash] = UInt64(block) * UInt64(index.blockSize)
+                if block & 0xffff == 0, isCancelled() { return false }
+            }
+            return true
+        }
+        guard finished else { throw SlotError(.cancelled, "update cancelled") }
         return map
     }
 
-    static func zeroHash(_ chunkSize: Int) -> ChunkHash {
+    static func zeroHash(chunkSize: Int, blockSize: Int) -> ChunkHash {
         let zeros = UnsafeMutableRawBufferPointer.allocate(byteCount: chunkSize, alignment: 16)
         defer { zeros.deallocate() }
         zeros.initializeMemory(as: UInt8.self, repeating: 0)
-        return ChunkHash(of: UnsafeRawBufferPointer(zeros))
+        return ChunkHash(of: UnsafeRawBufferPointer(zeros), blockSize: blockSize)
     }
 
-    /// Reads `range` of a slot into `buffer` and hashes it; nil when the slot is shorter.
-    private static func readChunk(_ fd: FileDescriptor, at range: Range<UInt64>, into buffer: UnsafeMutableRawBufferPointer) throws(SlotError) -> ChunkHash? {
+    /// Reads `range` of a slot into `buffer` and hashes it, its block digests
+    /// left in `digests`; nil when the slot is shorter.
+    private static func readChunk(
+        _ fd: FileDescriptor, at range: Range<UInt64>, into buffer: UnsafeMutableRawBufferPointer, blockSize: Int, digests: inout [UInt8]
+    ) throws(SlotError) -> ChunkHash? {
         let length = Int(range.count)
         let got = try fd.readFully(into: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<length]), at: range.lowerBound)
         guard got == length else { return nil }
-        return ChunkHash(of: UnsafeRawBufferPointer(rebasing: buffer[0..<length]))
+        return ChunkHash(of: UnsafeRawBufferPointer(rebasing: buffer[0..<length]), blockSize: blockSize, digests: &digests)
+    }
+
+    private static func readChunk(_ fd: FileDescriptor, at range: Range<UInt64>, into buffer: UnsafeMutableRawBufferPointer, blockSize: Int) throws(SlotError) -> ChunkHash? {
+        var digests: [UInt8] = []
+        return try readChunk(fd, at: range, into: buffer, blockSize: blockSize, digests: &digests)
     }
 
     // MARK: - Rebuilding
@@ -193,6 +217,10 @@ final class DeltaInstaller {
     private let recent: UnsafeMutableRawBufferPointer
     private var recentCount = 0
     private let chunkBuffer: UnsafeMutableRawBufferPointer
+    /// The block digests of the chunk being delivered.
+    private var chunkDigests: [UInt8] = []
+    /// The new image's block digests, kept for the next update.
+    private(set) var digests: [UInt8] = []
     private(set) var tally = Tally()
 
     init(plan: Plan, downloader: PayloadDownloader, multiRange: MultiRangeFetcher?, booted: SlotDefinition?, target: SlotDefinition) throws(SlotError) {
@@ -210,6 +238,7 @@ final class DeltaInstaller {
         }
         chunkBuffer = .allocate(byteCount: plan.index.chunkSize, alignment: 4096)
         recent = .allocate(byteCount: max(1 << 20, plan.index.chunkSize) + ChunkInflater.window, alignment: 16)
+        digests.reserveCapacity(Int((plan.index.imageSize + UInt64(plan.index.blockSize) - 1) / UInt64(plan.index.blockSize)) * BlockDigests.length)
     }
 
     deinit {
@@ -244,17 +273,20 @@ final class DeltaInstaller {
             switch plan.sources[chunk] {
             case .booted:
                 // A chunk that cannot be read (a bad sector) is fetched like a changed one.
-                if let bootedFD, (try? Self.readChunk(bootedFD, at: plan.bootedOffsets[chunk]..<plan.bootedOffsets[chunk] + UInt64(range.count), into: piece)) == index.hash(chunk) {
+                if let bootedFD,
+                    (try? Self.readChunk(bootedFD, at: plan.bootedOffsets[chunk]..<plan.bootedOffsets[chunk] + UInt64(range.count), into: piece, blockSize: index.blockSize, digests: &chunkDigests)) == index.hash(chunk)
+                {
                     tally.fromBooted += UInt64(range.count)
                     local = true
                 }
             case .target:
-                if let targetFD, (try? Self.readChunk(targetFD, at: range, into: piece)) == index.hash(chunk) {
+                if let targetFD, (try? Self.readChunk(targetFD, at: range, into: piece, blockSize: index.blockSize, digests: &chunkDigests)) == index.hash(chunk) {
                     tally.fromTarget += UInt64(range.count)
                     local = true
                 }
             case .zero:
                 piece.initializeMemory(as: UInt8.self, repeating: 0)
+                _ = ChunkHash(of: UnsafeRawBufferPointer(piece), blockSize: index.blockSize, digests: &chunkDigests)
                 tally.zeros += UInt64(range.count)
                 local = true
             case .fetch:
@@ -338,7 +370,7 @@ final class DeltaInstaller {
         for chunk in run {
             let range = index.imageRange(chunk)
             let piece = UnsafeRawBufferPointer(rebasing: image[Int(range.lowerBound - imageStart)..<Int(range.upperBound - imageStart)])
-            guard ChunkHash(of: piece) == index.hash(chunk) else {
+            guard ChunkHash(of: piece, blockSize: index.blockSize, digests: &chunkDigests) == index.hash(chunk) else {
                 throw SlotError(.badImage, "chunk \(chunk) of the payload (image bytes \(range.lowerBound)..<\(range.upperBound)) does not match the signed chunk index: tampered or corrupt payload")
             }
             tally.fetchedImage += UInt64(range.count)
@@ -346,8 +378,10 @@ final class DeltaInstaller {
         }
     }
 
+    /// Hands on a checked chunk, whose block digests are in ``chunkDigests``.
     private func deliver(_ bytes: UnsafeRawBufferPointer, emit: (UnsafeRawBufferPointer) throws(SlotError) -> Void) throws(SlotError) {
         try emit(bytes)
+        digests.append(contentsOf: chunkDigests)
         // Keep the last window of image bytes for the next run's dictionary.
         // The buffer holds a window more than the largest chunk, so after
         // moving the last window to its start any chunk fits.
@@ -361,29 +395,42 @@ final class DeltaInstaller {
     }
 }
 
-/// The chunk index of each slot's installed image, kept in the state
+/// The block digests of each slot's installed image, kept in the state
 /// directory (never in a slot) so the next update need not hash the booted
-/// slot. Stored as a `sha256=<image digest>` line, then the index itself;
-/// one that describes another image than the slot's record is ignored.
-enum InstalledIndexes {
+/// slot. Stored as a `sha256=<image digest>` line, then "SLOTBLK1", u32 block
+/// size, u64 image size, u32 count (little-endian), then the digests; a file
+/// that describes another image than the slot's record is ignored, and a
+/// wrong digest in it only makes the chunk it names fetched instead.
+enum InstalledDigests {
+    static let magic = Array("SLOTBLK1".utf8)
+
     static func path(_ slot: SlotName, config: SystemConfig) -> String {
-        config.stateDirectory + "/chunks-\(slot.rawValue).index"
+        config.stateDirectory + "/blocks-\(slot.rawValue)"
     }
 
-    static func save(_ data: [UInt8], sha256: String, slot: SlotName, config: SystemConfig) throws(SlotError) {
-        try FileSystem.writeFileAtomically(path(slot, config: config), Array("sha256=\(sha256.lowercased())\n".utf8) + data, mode: 0o600)
+    static func save(_ digests: [UInt8], blockSize: Int, imageSize: UInt64, sha256: String, slot: SlotName, config: SystemConfig) throws(SlotError) {
+        var data = Array("sha256=\(sha256.lowercased())\n".utf8) + magic
+        for (value, width) in [(UInt64(blockSize), 4), (imageSize, 8), (UInt64(digests.count / BlockDigests.length), 4)] {
+            for i in 0..<width { data.append(UInt8(truncatingIfNeeded: value >> (8 * i))) }
+        }
+        try FileSystem.writeFileAtomically(path(slot, config: config), data + digests, mode: 0o600)
     }
 
     static func remove(_ slot: SlotName, config: SystemConfig) {
         try? FileSystem.unlinkIfPresent(path(slot, config: config))
     }
 
-    static func load(_ slot: SlotName, sha256: String, size: UInt64, config: SystemConfig) -> ChunkIndex? {
-        guard let bytes = try? FileSystem.readFile(path(slot, config: config), limit: Int(ChunkIndexReference.maxSize) + 128) else { return nil }
-        let prefix = Array("sha256=\(sha256.lowercased())\n".utf8)
-        guard bytes.count > prefix.count, Array(bytes[0..<prefix.count]) == prefix,
-            let index = try? ChunkIndex(parsing: Array(bytes[prefix.count...])), index.imageSize == size
+    static func load(_ slot: SlotName, sha256: String, size: UInt64, blockSize: Int, config: SystemConfig) -> [UInt8]? {
+        let count = Int((size + UInt64(blockSize) - 1) / UInt64(blockSize))
+        let prefix = Array("sha256=\(sha256.lowercased())\n".utf8) + magic
+        let header = prefix.count + 16
+        guard size < 1 << 50, let bytes = try? FileSystem.readFile(path(slot, config: config), limit: header + count * BlockDigests.length + 1),
+            bytes.count == header + count * BlockDigests.length, Array(bytes[0..<prefix.count]) == prefix
         else { return nil }
-        return index
+        func get(_ at: Int, _ width: Int) -> UInt64 {
+            (0..<width).reversed().reduce(UInt64(0)) { $0 << 8 | UInt64(bytes[prefix.count + at + $1]) }
+        }
+        guard get(0, 4) == UInt64(blockSize), get(4, 8) == size, get(12, 4) == UInt64(count) else { return nil }
+        return Array(bytes[header...])
     }
 }

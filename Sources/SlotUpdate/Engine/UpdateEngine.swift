@@ -226,15 +226,22 @@ public final class UpdateEngine: Sendable {
             cancelRequested.load(ordering: .acquiring)
         }
         if let delta = try prepareDelta(release, state: state, downloader: downloader, observer: observer) {
-            return try installDelta(release, delta, state: state, downloader: downloader, observer: observer)
+            do throws(SlotError) {
+                return try installDelta(release, delta, state: state, downloader: downloader, observer: observer)
+            } catch where error.code == .checksumMismatch {
+                // Every chunk matched its 64-bit hash yet the image is not the
+                // signed one: a hash collision or a lying index. The full
+                // payload does not depend on either.
+                try? FileDescriptor.standardError.write(Array("slotctl: the image rebuilt from chunks failed its final check (\(error.message)); downloading in full\n".utf8))
+            }
         }
         let request = InstallRequest(expectations: expectations(release), gzip: release.compression == .gzip)
         var lastReport: UInt64 = 0
         let installed: InstalledImage
         do throws(SlotError) {
             installed = try manager.install(request, state: state) { (session) throws(SlotError) in
-                // The target's kept index describes what is being overwritten.
-                InstalledIndexes.remove(session.slot, config: manager.config)
+                // The target's kept digests describe what is being overwritten.
+                InstalledDigests.remove(session.slot, config: manager.config)
                 set({
                     $0.state = .downloading
                     $0.bytesTotal = release.payloadSize
@@ -280,7 +287,6 @@ public final class UpdateEngine: Sendable {
     /// What a delta install needs, decided before the target is touched.
     struct DeltaStart {
         let plan: DeltaInstaller.Plan
-        let indexData: [UInt8]
         let multiRange: MultiRangeFetcher?
         let target: SlotName
         let booted: SlotDefinition?
@@ -337,11 +343,11 @@ public final class UpdateEngine: Sendable {
             scanning: { [self] slot in
                 set({
                     $0.state = .downloading
-                    $0.detail = "hashing slot \(slot) to find the chunks it shares with \(release.version) (no stored chunk index)"
+                    $0.detail = "hashing slot \(slot) to find the chunks it shares with \(release.version) (no stored block digests for this release's block size)"
                 }, notify: observer)
             },
             isCancelled: { [self] in cancelRequested.load(ordering: .acquiring) })
-        return DeltaStart(plan: plan, indexData: data, multiRange: multiple ? multiRange : nil, target: target, booted: booted?.0)
+        return DeltaStart(plan: plan, multiRange: multiple ? multiRange : nil, target: target, booted: booted?.0)
     }
 
     /// GETs the index and checks it against the signed reference: size,
@@ -384,9 +390,10 @@ public final class UpdateEngine: Sendable {
     ) throws(SlotError) -> SlotName {
         let config = manager.config
         let request = InstallRequest(slot: delta.target, expectations: expectations(release), gzip: false)
-        InstalledIndexes.remove(delta.target, config: config)
+        InstalledDigests.remove(delta.target, config: config)
         let installed: InstalledImage
         var summary = ""
+        var digests: [UInt8] = []
         do throws(SlotError) {
             installed = try manager.install(request, state: state) { (session) throws(SlotError) in
                 let rebuilder = try DeltaInstaller(plan: delta.plan, downloader: downloader, multiRange: delta.multiRange, booted: delta.booted, target: config.slot(session.slot))
@@ -411,6 +418,7 @@ public final class UpdateEngine: Sendable {
                         }, notify: observer)
                     },
                     isCancelled: { [self] in cancelRequested.load(ordering: .acquiring) })
+                digests = rebuilder.digests
                 summary = "delta: \(rebuilder.tally) (\(delta.multiRange == nil ? "one range" : "up to \(MultiRangeFetcher.maxRanges) ranges") per request); booted slot's chunks: \(delta.plan.bootedIndexing)"
                 queue(.downloaded, release: release, detail: summary)
                 set({ $0.state = .installing }, notify: observer)
@@ -423,8 +431,9 @@ public final class UpdateEngine: Sendable {
         if let trace = getenv("SLOTCTL_TRACE"), trace.pointee != 0 {
             try? FileDescriptor.standardError.write(Array("slotctl: trace: \(summary)\n".utf8))
         }
-        // Kept for the next update; without it that update hashes this slot once.
-        try? InstalledIndexes.save(delta.indexData, sha256: release.sha256, slot: installed.slot, config: config)
+        // Kept for the next update; without them that update hashes this slot once.
+        try? InstalledDigests.save(
+            digests, blockSize: delta.plan.index.blockSize, imageSize: release.size, sha256: release.sha256, slot: installed.slot, config: config)
         queue(.installed, release: release, detail: "slot \(installed.slot.rawValue)")
         return installed.slot
     }
