@@ -219,6 +219,8 @@ final class DeltaInstaller {
     private let chunkBuffer: UnsafeMutableRawBufferPointer
     /// The block digests of the chunk being delivered.
     private var chunkDigests: [UInt8] = []
+    /// Those of an all-zero chunk, hashed once.
+    private var zeroDigests: [UInt8] = []
     /// The new image's block digests, kept for the next update.
     private(set) var digests: [UInt8] = []
     private(set) var tally = Tally()
@@ -239,6 +241,8 @@ final class DeltaInstaller {
         chunkBuffer = .allocate(byteCount: plan.index.chunkSize, alignment: 4096)
         recent = .allocate(byteCount: max(1 << 20, plan.index.chunkSize) + ChunkInflater.window, alignment: 16)
         digests.reserveCapacity(Int((plan.index.imageSize + UInt64(plan.index.blockSize) - 1) / UInt64(plan.index.blockSize)) * BlockDigests.length)
+        chunkBuffer.initializeMemory(as: UInt8.self, repeating: 0)
+        _ = ChunkHash(of: UnsafeRawBufferPointer(chunkBuffer), blockSize: plan.index.blockSize, digests: &zeroDigests)
     }
 
     deinit {
@@ -286,7 +290,7 @@ final class DeltaInstaller {
                 }
             case .zero:
                 piece.initializeMemory(as: UInt8.self, repeating: 0)
-                _ = ChunkHash(of: UnsafeRawBufferPointer(piece), blockSize: index.blockSize, digests: &chunkDigests)
+                chunkDigests = zeroDigests
                 tally.zeros += UInt64(range.count)
                 local = true
             case .fetch:
