@@ -425,7 +425,8 @@ public final class UpdateEngine: Sendable {
                 if cancelRequested.load(ordering: .acquiring) { throw SlotError(.cancelled, "update cancelled") }
             }
         } catch {
-            if error.code != .cancelled { queue(.failed, release: release, detail: error.description) }
+            // A final check that failed is retried in full; only that attempt reports.
+            if error.code != .cancelled && error.code != .checksumMismatch { queue(.failed, release: release, detail: error.description) }
             throw error
         }
         if let trace = getenv("SLOTCTL_TRACE"), trace.pointee != 0 {
