@@ -189,6 +189,9 @@ let package = Package(
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 // Creates a throwaway database per PostgreSQL test.
                 .product(name: "PostgresNIO", package: "postgres-nio"),
+                // NIO's own HTTP/1 decoder judges the fast path's framing.
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: swiftSettings),

@@ -1,9 +1,15 @@
 /// Lowercase hex, the spelling of every digest and checksum slotctl prints,
 /// stores or signs.
 public enum Hex {
-    private static let digits: [UInt8] = Array("0123456789abcdef".utf8)
+    /// The lowercase digit of a value 0...15. Inlinable, with what uses it:
+    /// hex runs on every signed request, and across modules a generic call is slow.
+    @inlinable
+    static func digit(_ value: UInt8) -> UInt8 {
+        value < 10 ? 0x30 + value : 0x57 + value
+    }
 
     /// Two digits per byte: digests (SHA-256), tokens.
+    @inlinable
     public static func string<Bytes: Sequence>(_ bytes: Bytes) -> String where Bytes.Element == UInt8 {
         var out = [UInt8]()
         out.reserveCapacity(bytes.underestimatedCount * 2)
@@ -12,10 +18,11 @@ public enum Hex {
     }
 
     /// The digits of `bytes`, appended to a message being built.
+    @inlinable
     public static func append<Bytes: Sequence>(_ bytes: Bytes, to out: inout [UInt8]) where Bytes.Element == UInt8 {
         for byte in bytes {
-            out.append(digits[Int(byte >> 4)])
-            out.append(digits[Int(byte & 0x0f)])
+            out.append(digit(byte >> 4))
+            out.append(digit(byte & 0x0f))
         }
     }
 
@@ -25,7 +32,7 @@ public enum Hex {
         var rest = value
         var index = count - 1
         while rest != 0 && index >= 0 {
-            out[index] = digits[Int(rest & 0xf)]
+            out[index] = digit(UInt8(rest & 0xf))
             rest >>= 4
             index -= 1
         }
@@ -33,6 +40,7 @@ public enum Hex {
     }
 
     /// Whether `text` is exactly `count` hex digits (either case).
+    @inlinable
     public static func isDigits<Text: StringProtocol>(_ text: Text, count: Int) -> Bool {
         text.utf8.count == count && text.utf8.allSatisfy { byte in
             (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x46) || (byte >= 0x61 && byte <= 0x66)
@@ -58,7 +66,9 @@ public enum Hex {
         return out
     }
 
-    private static func value(_ digit: UInt8) -> UInt8? {
+    /// The value of one hex digit (either case).
+    @inlinable
+    public static func value(_ digit: UInt8) -> UInt8? {
         switch digit {
         case 0x30...0x39: digit - 0x30
         case 0x41...0x46: digit - 0x41 + 10

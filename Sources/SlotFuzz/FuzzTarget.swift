@@ -25,6 +25,8 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     case manifest
     /// The body of `POST /v1/check`: the server's fast parser against `JSONDecoder`.
     case checkRequest = "check-request"
+    /// The bytes of a connection as the server's check fast path reads them (``CheckRequestHead``).
+    case checkHead = "check-head"
     /// A `Range` header against a payload size.
     case range
     /// The answer to `/v1/check` as a device reads it: release JSON, its
@@ -50,6 +52,7 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
         case .bootloaderEnvironment: Self.bootloaderEnvironment(input)
         case .manifest: Self.manifest(input)
         case .checkRequest: Self.checkRequest(input)
+        case .checkHead: Self.checkHead(input)
         case .range: Self.range(input)
         case .checkAnswer: Self.checkAnswer(input)
         case .gzip: Self.gzip(input)
@@ -177,6 +180,30 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
             fail("the fast parser accepted a body JSONDecoder refuses")
         }
         guard decoded == fast else { fail("the fast parser read \(fast), JSONDecoder \(decoded)") }
+    }
+
+    /// A request it takes lies inside the input, ends its head with the empty
+    /// line, carries no control byte in a field it read, and is framed the
+    /// same with anything behind it; cut short, it is not taken.
+    private static func checkHead(_ input: [UInt8]) {
+        func parse(_ bytes: ArraySlice<UInt8>) -> CheckRequestHead.Framing {
+            bytes.withUnsafeBytes { CheckRequestHead.parse($0, maxHead: 2048, maxBody: 4096) }
+        }
+        guard case .complete(let head) = parse(input[...]) else { return }
+        let end = head.headLength + head.bodyLength
+        guard head.headLength >= 4, end <= input.count, input[head.headLength - 4..<head.headLength].elementsEqual([13, 10, 13, 10]),
+            head.headLength <= 2048 + 2, head.bodyLength <= 4096
+        else { fail("check-head framed \(head.headLength)+\(head.bodyLength) of \(input.count) bytes") }
+        for field in [head.host, head.device, head.time, head.session, head.mac, head.signature].compactMap({ $0 })
+        where field.utf8.contains(where: { ($0 < 0x20 && $0 != 0x09) || $0 >= 0x7f }) {
+            fail("check-head read a field with a control byte: \(field.debugDescription)")
+        }
+        guard parse(input[..<end] + Array("GET / HTTP/1.1\r\n".utf8)) == .complete(head) else {
+            fail("check-head frames a request differently with bytes behind it")
+        }
+        guard parse(input[..<(end - 1)]) == .incomplete, parse(input[..<(head.headLength - 1)]) == .incomplete else {
+            fail("check-head takes a request cut short, or refuses one it takes whole")
+        }
     }
 
     private static func range(_ input: [UInt8]) {

@@ -15,14 +15,18 @@ public enum CheckRequestParser {
             guard i < n, bytes[i] == UInt8(ascii: "\"") else { return nil }
             i += 1
             let start = i
+            var ascii = true
             while i < n {
                 let byte = bytes[i]
                 if byte == UInt8(ascii: "\"") { break }
                 if byte == UInt8(ascii: "\\") || byte < 0x20 { return nil }
+                ascii = ascii && byte < 0x80
                 i += 1
             }
             guard i < n else { return nil }
-            let value = String(validating: UnsafeRawBufferPointer(rebasing: bytes[start..<i]), as: UTF8.self)
+            let text = UnsafeRawBufferPointer(rebasing: bytes[start..<i])
+            // ASCII is valid UTF-8: decoding it skips the validator, as every usual id and version is.
+            let value = ascii ? String(decoding: text, as: UTF8.self) : String(validating: text, as: UTF8.self)
             i += 1
             return value
         }

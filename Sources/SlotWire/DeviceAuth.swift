@@ -78,8 +78,31 @@ public enum DeviceAuth {
 
     /// Constant-time comparison of a received MAC against the expected bytes.
     public static func macMatches(_ received: String, sessionKey: SymmetricKey, canonical: [UInt8]) -> Bool {
-        guard let bytes = Hex.bytes(received), bytes.count == 32 else { return false }
-        return HMAC<SHA256>.isValidAuthenticationCode(bytes, authenticating: canonical, using: sessionKey)
+        macMatches(received, authenticator: HMAC(key: sessionKey), canonical: canonical)
+    }
+
+    /// The same with the session key's HMAC already keyed (the server keeps
+    /// one per session: keying costs as much as the MAC itself). The received
+    /// hex is compared digit by digit, in constant time, without decoding it first.
+    public static func macMatches(_ received: String, authenticator: HMAC<SHA256>, canonical: [UInt8]) -> Bool {
+        var authenticator = authenticator
+        canonical.withUnsafeBytes { authenticator.update(data: $0) }
+        let expected = authenticator.finalize()
+        var received = received
+        return received.withUTF8 { hex in
+            guard hex.count == 64 else { return false }
+            return expected.withUnsafeBytes { expected in
+                var difference: UInt8 = 0
+                var malformed = false
+                for i in 0..<32 {
+                    let high = Hex.value(hex[2 * i])
+                    let low = Hex.value(hex[2 * i + 1])
+                    malformed = malformed || high == nil || low == nil
+                    difference |= expected[i] ^ ((high ?? 0) << 4 | (low ?? 0))
+                }
+                return !malformed && difference == 0
+            }
+        }
     }
 
     /// The session key a ticket stands for: what the server derives on every

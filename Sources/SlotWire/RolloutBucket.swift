@@ -10,7 +10,14 @@ public enum RolloutBucket {
     public static let count = 10_000
 
     public static func bucket(key: String, clientId: String) -> Int {
-        let digest = SHA256.hash(data: Array("\(key):\(clientId)".utf8))
+        // Runs for every release a check considers: the bytes go straight to the hash.
+        var hash = SHA256()
+        var key = key
+        var clientId = clientId
+        key.withUTF8 { hash.update(bufferPointer: UnsafeRawBufferPointer($0)) }
+        withUnsafeBytes(of: UInt8(ascii: ":")) { hash.update(bufferPointer: $0) }
+        clientId.withUTF8 { hash.update(bufferPointer: UnsafeRawBufferPointer($0)) }
+        let digest = hash.finalize()
         var value: UInt64 = 0
         for byte in digest.prefix(8) { value = value << 8 | UInt64(byte) }
         return Int(value % UInt64(count))

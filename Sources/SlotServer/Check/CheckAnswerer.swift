@@ -47,10 +47,27 @@ struct CheckAnswerer: Sendable {
     /// already, or the trial known full). The fast path hands such a check to
     /// ``CheckRoute``, which asks (``admit(_:)``).
     func admissionCandidate(_ check: CheckRequest) -> ReleaseRecord? {
+        if case .admission(let release) = choice(check) { return release }
+        return nil
+    }
+
+    enum Choice {
+        /// What the check gets now (nil: nothing, 204).
+        case release(ReleaseRecord?)
+        /// The gated release it would get once the store admits it to the trial.
+        case admission(ReleaseRecord)
+    }
+
+    /// ``admissionCandidate(_:)`` and ``choose(_:)`` in one pass over the
+    /// catalog (the fast path's): the first release the device is inside the
+    /// rollout of and not kept out of by a full trial is either one it may have
+    /// now, which is then also what ``choose(_:)`` returns (every release before
+    /// it failed a weaker test), or one it needs admission to.
+    func choice(_ check: CheckRequest) -> Choice {
         let gate = state.trials
         let release = state.catalog.choose(for: check) { gate.mayOffer($0, to: check.clientId) || !gate.isKnownFull($0.id) }
-        guard let release, !gate.mayOffer(release, to: check.clientId) else { return nil }
-        return release
+        guard let release, !gate.mayOffer(release, to: check.clientId) else { return .release(release) }
+        return .admission(release)
     }
 
     /// Asks the store to admit the device to each trial it would enter, newest
@@ -79,12 +96,15 @@ struct CheckAnswerer: Sendable {
         return state.catalog.choose(for: check) { gate.mayOffer($0, to: check.clientId) }
     }
 
-    /// The encoded release for a decoded, authenticated check, or nil for 204.
+    /// The encoded release for a decoded, authenticated check, or nil for 204;
+    /// `chosen` when the caller made the ``choice(_:)`` already.
     /// A device or an address over its rate limit gets `429` and is not recorded.
     /// A gated release goes only to devices admitted to its trial (``admit(_:)``).
-    func answer(_ check: CheckRequest, authority: String?, deviceLimitChecked: Bool = false) throws(ServerError) -> ByteBuffer? {
+    func answer(
+        _ check: CheckRequest, authority: String?, deviceLimitChecked: Bool = false, chosen: ReleaseRecord?? = nil
+    ) throws(ServerError) -> ByteBuffer? {
         if !deviceLimitChecked { try RequestLimits.enforce(state.limits.checkPerDevice, check.clientId, "client \(check.clientId)") }
-        let chosen = choose(check)
+        let chosen = chosen ?? choose(check)
         state.recorder.record(check, offered: chosen?.id, atMillis: Timestamp.nowMillis())
         state.metrics.answered(releaseId: chosen?.id)
         guard let chosen else { return nil }

@@ -94,8 +94,9 @@ struct RequestLimits: Sendable {
     }
 
     /// Throws `429` with `Retry-After` when either limit refuses.
-    static func enforce(_ limiter: RateLimiter?, _ key: String?, _ what: String) throws(ServerError) {
+    /// `what` is made only for a refusal: not on every request.
+    static func enforce(_ limiter: RateLimiter?, _ key: String?, _ what: @autoclosure () -> String) throws(ServerError) {
         guard let limiter, let key, let retry = limiter.admit(key) else { return }
-        throw ServerError.rateLimited("too many requests from \(what); retry after \(retry) s", retryAfter: retry)
+        throw ServerError.rateLimited("too many requests from \(what()); retry after \(retry) s", retryAfter: retry)
     }
 }

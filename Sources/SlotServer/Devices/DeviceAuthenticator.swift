@@ -67,12 +67,12 @@ struct DeviceAuthenticator: Sendable {
                 throw ServerError(.sessionInvalid, "the session ticket is malformed")
             }
             guard let secret = directory.sessionSecret else { throw ServerError(.internal, "device sessions are not ready") }
-            session = .init(ticket: ticket, key: DeviceAuth.sessionKey(secret: secret, clientId: clientId, ticket: ticket), expiryMillis: expiry * 1000)
+            session = .init(
+                ticket: ticket, mac: HMAC(key: DeviceAuth.sessionKey(secret: secret, clientId: clientId, ticket: ticket)), expiryMillis: expiry * 1000)
         }
         guard session.expiryMillis > nowMillis else { throw ServerError(.sessionInvalid, "the session expired; open a new one") }
-        let key = session.key
         let canonical = DeviceAuth.canonical(method: method, path: path, timeMillis: time, clientId: clientId, bodyDigest: bodyDigest)
-        guard DeviceAuth.macMatches(mac, sessionKey: key, canonical: canonical) else {
+        guard DeviceAuth.macMatches(mac, authenticator: session.mac, canonical: canonical) else {
             throw ServerError(.unauthorized, "the request's \(DeviceAuth.macHeader) does not verify: altered, or not made with this device's session")
         }
         guard let entry else { return .unknown(clientId) }

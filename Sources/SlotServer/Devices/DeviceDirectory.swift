@@ -23,7 +23,8 @@ final class DeviceDirectory: Sendable {
     /// A session ticket that verified, with what it stands for.
     struct Session: Sendable {
         let ticket: String
-        let key: SymmetricKey
+        /// The HMAC keyed with the session key, copied for each request's MAC.
+        let mac: HMAC<SHA256>
         let expiryMillis: Int64
     }
 
