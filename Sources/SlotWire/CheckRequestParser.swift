@@ -10,8 +10,8 @@ public enum CheckRequestParser {
         @inline(__always) func skipSpace() {
             while i < n, bytes[i] == 0x20 || bytes[i] == 0x0a || bytes[i] == 0x0d || bytes[i] == 0x09 { i += 1 }
         }
-        /// A string without escapes or control characters, as validated UTF-8.
-        func string() -> String? {
+        /// The bytes of a string without escapes or control characters, and whether they are ASCII.
+        func span() -> (text: UnsafeRawBufferPointer, ascii: Bool)? {
             guard i < n, bytes[i] == UInt8(ascii: "\"") else { return nil }
             i += 1
             let start = i
@@ -24,14 +24,37 @@ public enum CheckRequestParser {
                 i += 1
             }
             guard i < n else { return nil }
-            let text = UnsafeRawBufferPointer(rebasing: bytes[start..<i])
-            // ASCII is valid UTF-8: decoding it skips the validator, as every usual id and version is.
-            let value = ascii ? String(decoding: text, as: UTF8.self) : String(validating: text, as: UTF8.self)
-            i += 1
-            return value
+            defer { i += 1 }
+            return (UnsafeRawBufferPointer(rebasing: bytes[start..<i]), ascii)
+        }
+        /// The same as validated UTF-8; ASCII is valid UTF-8, so decoding it
+        /// skips the validator, as every usual id and version does.
+        func string() -> String? {
+            guard let (text, ascii) = span() else { return nil }
+            return ascii ? String(decoding: text, as: UTF8.self) : String(validating: text, as: UTF8.self)
+        }
+        /// Which field a key names, from its bytes (no String made for it).
+        func field(_ key: UnsafeRawBufferPointer) -> Int? {
+            func named(_ name: StaticString) -> Bool {
+                let expected = name.utf8Start
+                for k in 0..<key.count where key[k] != expected[k] { return false }
+                return true
+            }
+            switch key.count {
+            case 8 where named("clientId"): return 0
+            case 10 where named("compatible"): return 1
+            case 7 where named("channel"): return 2
+            case 7 where named("version"): return 3
+            case 4 where named("slot"): return 4
+            default: return nil
+            }
         }
 
-        var fields: [String?] = [nil, nil, nil, nil, nil]
+        var clientId: String?
+        var compatible: String?
+        var channel: String?
+        var version: String?
+        var slot: String?
         skipSpace()
         guard i < n, bytes[i] == UInt8(ascii: "{") else { return nil }
         i += 1
@@ -39,24 +62,21 @@ public enum CheckRequestParser {
         if i < n, bytes[i] == UInt8(ascii: "}") { return nil }
         while true {
             skipSpace()
-            guard let key = string() else { return nil }
+            guard let (key, asciiKey) = span() else { return nil }
+            // Another key need not be read, but must be valid UTF-8 for JSONDecoder too.
+            if !asciiKey, String(validating: key, as: UTF8.self) == nil { return nil }
             skipSpace()
             guard i < n, bytes[i] == UInt8(ascii: ":") else { return nil }
             i += 1
             skipSpace()
             guard let value = string() else { return nil }
-            let index: Int? =
-                switch key {
-                case "clientId": 0
-                case "compatible": 1
-                case "channel": 2
-                case "version": 3
-                case "slot": 4
-                default: nil
-                }
-            if let index {
-                if fields[index] != nil { return nil }
-                fields[index] = value
+            switch field(key) {
+            case 0: guard clientId == nil else { return nil }; clientId = value
+            case 1: guard compatible == nil else { return nil }; compatible = value
+            case 2: guard channel == nil else { return nil }; channel = value
+            case 3: guard version == nil else { return nil }; version = value
+            case 4: guard slot == nil else { return nil }; slot = value
+            default: break
             }
             skipSpace()
             guard i < n else { return nil }
@@ -69,9 +89,7 @@ public enum CheckRequestParser {
             break
         }
         skipSpace()
-        guard i == n, let clientId = fields[0], let compatible = fields[1], let channel = fields[2],
-            let version = fields[3], let slot = fields[4]
-        else { return nil }
+        guard i == n, let clientId, let compatible, let channel, let version, let slot else { return nil }
         return CheckRequest(clientId: clientId, compatible: compatible, channel: channel, version: version, slot: slot)
     }
 }

@@ -57,6 +57,38 @@ struct FastPathTests {
         }
     }
 
+    @Test("a check that arrives in pieces is answered on the fast path; one cut short is closed at the idle timeout")
+    func checkInPieces() async throws {
+        var configuration = try await makeServerConfiguration(.sqlite)
+        configuration.idleTimeout = .seconds(1)
+        try await withServer(configuration) { server in
+            let release = try await server.deploy(version: "1.0")
+            let check = #"{"clientId":"slow-link","compatible":"acme-gw","channel":"stable","version":"0.9","slot":"A"}"#
+            let request = "POST /v1/check HTTP/1.1\r\nHost: x\r\nContent-Length: \(check.utf8.count)\r\n\r\n\(check)"
+            let bytes = Array(request.utf8)
+            // Inside the request line, inside a field, at the end of the head, inside the body;
+            // then a second check in the same write as the end of the first.
+            let cuts = [10, 30, request.utf8.count - check.utf8.count, request.utf8.count - 20]
+            var pieces: [String] = []
+            var start = 0
+            for cut in cuts {
+                pieces.append(String(decoding: bytes[start..<cut], as: UTF8.self))
+                start = cut
+            }
+            pieces.append(String(decoding: bytes[start...], as: UTF8.self) + request)
+            let (text, closed) = try RawHTTP(port: server.running.port).exchange(pieces: pieces, timeout: .seconds(5))
+            #expect(RawHTTP.statuses(text) == [200, 200])
+            #expect(text.contains(release.id))
+            #expect(closed, "the idle timeout closes the connection after the answers")
+            #expect(try await counter("slot_server_checks_fast_path_total", server) == 2)
+
+            // Half a head, then nothing: closed at the idle timeout, nothing answered or recorded.
+            let cut = try RawHTTP(port: server.running.port).exchange(String(request.prefix(40)), timeout: .seconds(5))
+            #expect(cut.closed && cut.text.isEmpty)
+            #expect(try await counter("slot_server_checks_total", server) == 2)
+        }
+    }
+
     @Test("idle connections are closed after the idle timeout, also after fast-path checks")
     func idleTimeout() async throws {
         var configuration = try await makeServerConfiguration(.sqlite)

@@ -96,15 +96,22 @@ struct CheckAnswerer: Sendable {
         return state.catalog.choose(for: check) { gate.mayOffer($0, to: check.clientId) }
     }
 
-    /// The encoded release for a decoded, authenticated check, or nil for 204;
-    /// `chosen` when the caller made the ``choice(_:)`` already.
+    /// The encoded release for a decoded, authenticated check, or nil for 204.
     /// A device or an address over its rate limit gets `429` and is not recorded.
     /// A gated release goes only to devices admitted to its trial (``admit(_:)``).
-    func answer(
-        _ check: CheckRequest, authority: String?, deviceLimitChecked: Bool = false, chosen: ReleaseRecord?? = nil
-    ) throws(ServerError) -> ByteBuffer? {
-        if !deviceLimitChecked { try RequestLimits.enforce(state.limits.checkPerDevice, check.clientId, "client \(check.clientId)") }
-        let chosen = chosen ?? choose(check)
+    func answer(_ check: CheckRequest, authority: String?, deviceLimitChecked: Bool = false) throws(ServerError) -> ByteBuffer? {
+        if !deviceLimitChecked { try limitDevice(check) }
+        return try answer(check, chosen: choose(check), authority: authority)
+    }
+
+    /// The per-device rate limit on checks (`429` with `Retry-After`).
+    func limitDevice(_ check: CheckRequest) throws(ServerError) {
+        try RequestLimits.enforce(state.limits.checkPerDevice, check.clientId, "client \(check.clientId)")
+    }
+
+    /// The same for a check past the device's rate limit whose release the
+    /// caller chose already (``choice(_:)``): records and counts it.
+    func answer(_ check: CheckRequest, chosen: ReleaseRecord?, authority: String?) throws(ServerError) -> ByteBuffer? {
         state.recorder.record(check, offered: chosen?.id, atMillis: Timestamp.nowMillis())
         state.metrics.answered(releaseId: chosen?.id)
         guard let chosen else { return nil }

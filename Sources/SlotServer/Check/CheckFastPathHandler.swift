@@ -103,7 +103,8 @@ final class CheckFastPathHandler: ChannelDuplexHandler, RemovableChannelHandler 
                 // It takes a second per-address token, so such a check counts twice.
                 return false
             }
-            let answer = try answerer.answer(check, authority: head.host, chosen: .some(chosen))
+            try answerer.limitDevice(check)
+            let answer = try answerer.answer(check, chosen: chosen, authority: head.host)
             writeAnswer(answer, context: context)
             answerer.state.metrics.observeFastCheck(answered: answer != nil, duration: ContinuousClock.now - start)
             return true

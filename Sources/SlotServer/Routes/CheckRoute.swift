@@ -24,7 +24,7 @@ struct CheckRoute {
             method: "POST", path: request.head.path ?? "/v1/check", credentials: DeviceCredentials(request.headers),
             body: Array(body.readableBytesView))
         try DeviceAuthenticator.requireSame(check.clientId, as: device)
-        try RequestLimits.enforce(state.limits.checkPerDevice, check.clientId, "client \(check.clientId)")
+        try answerer.limitDevice(check)
         try await answerer.admit(check)
         var headers = HTTPFields()
         if let freshness = answerer.freshness { headers[Self.freshnessField] = freshness }

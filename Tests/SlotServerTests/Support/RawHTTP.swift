@@ -11,6 +11,12 @@ struct RawHTTP {
     /// Sends `request` in one write and reads until the server closes the
     /// connection or `timeout` passes. Returns the bytes and whether it closed.
     func exchange(_ request: String, timeout: Duration = .seconds(10)) throws -> (text: String, closed: Bool) {
+        try exchange(pieces: [request], timeout: timeout)
+    }
+
+    /// The same with the request in several writes, `pause` apart (a client
+    /// on a slow link: the server sees them as separate reads).
+    func exchange(pieces: [String], pause: Duration = .milliseconds(50), timeout: Duration = .seconds(10)) throws -> (text: String, closed: Bool) {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw POSIXError(.EIO) }
         defer { close(fd) }
@@ -22,8 +28,11 @@ struct RawHTTP {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
         guard connected == 0 else { throw POSIXError(.ECONNREFUSED) }
-        let bytes = Array(request.utf8)
-        guard bytes.isEmpty || send(fd, bytes, bytes.count, 0) == bytes.count else { throw POSIXError(.EIO) }
+        for (index, piece) in pieces.enumerated() {
+            if index > 0 { Thread.sleep(forTimeInterval: Double(pause.components.attoseconds) / 1e18 + Double(pause.components.seconds)) }
+            let bytes = Array(piece.utf8)
+            guard bytes.isEmpty || send(fd, bytes, bytes.count, 0) == bytes.count else { throw POSIXError(.EIO) }
+        }
 
         var received: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 65536)
