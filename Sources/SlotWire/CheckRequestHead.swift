@@ -113,9 +113,9 @@ public struct CheckRequestHead: Sendable, Equatable {
             case 14 where named("content-length"): self = .contentLength
             case 10 where named("connection"): self = .connection
             // Framing and protocol switches the fast path does not do.
-            case 17 where named("transfer-encoding"), 6 where named("expect"), 7 where named("upgrade"), 2 where named("te"):
+            case 17 where named("transfer-encoding"), 6 where named("expect"), 7 where named("upgrade"), 2 where named("te"),
+                7 where named("trailer"):
                 self = .refused
-            case 7 where named("trailer"): self = .refused
             case 11 where named("slot-device"): self = .device
             case 9 where named("slot-time"): self = .time
             case 12 where named("slot-session"): self = .session
@@ -154,11 +154,18 @@ private func isValueByte(_ b: UInt8) -> Bool {
 
 /// `bytes` equals the lowercase ASCII `text`, ignoring the case of `bytes`.
 private func equalsLowercased(_ bytes: UnsafeRawBufferPointer, _ text: StaticString) -> Bool {
+    equalsASCII(bytes, text, ignoringCase: true)
+}
+
+/// `bytes` spell the ASCII `text` (with `ignoringCase`, `text` lowercase and
+/// `bytes` in any case): names the hand-written parsers match without making
+/// a String of them.
+func equalsASCII(_ bytes: UnsafeRawBufferPointer, _ text: StaticString, ignoringCase: Bool) -> Bool {
     guard bytes.count == text.utf8CodeUnitCount else { return false }
     let expected = text.utf8Start
     for i in 0..<bytes.count {
         let b = bytes[i]
-        if (b >= 0x41 && b <= 0x5a ? b | 0x20 : b) != expected[i] { return false }
+        if (ignoringCase && b >= 0x41 && b <= 0x5a ? b | 0x20 : b) != expected[i] { return false }
     }
     return true
 }

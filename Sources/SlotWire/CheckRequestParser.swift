@@ -35,11 +35,7 @@ public enum CheckRequestParser {
         }
         /// Which field a key names, from its bytes (no String made for it).
         func field(_ key: UnsafeRawBufferPointer) -> Int? {
-            func named(_ name: StaticString) -> Bool {
-                let expected = name.utf8Start
-                for k in 0..<key.count where key[k] != expected[k] { return false }
-                return true
-            }
+            func named(_ name: StaticString) -> Bool { equalsASCII(key, name, ignoringCase: false) }
             switch key.count {
             case 8 where named("clientId"): return 0
             case 10 where named("compatible"): return 1

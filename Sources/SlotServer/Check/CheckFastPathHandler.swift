@@ -3,7 +3,6 @@ import NIOCore
 import SlotWire
 import NIOHTTP1
 import NIOHTTPTypes
-import NIOHTTPTypesHTTP1
 
 /// Answers `POST /v1/check` right where the connection's bytes arrive, on the
 /// event loop: no HTTP codec objects, no hops into Swift Concurrency, the
