@@ -4,7 +4,7 @@ public enum Hex {
     /// The lowercase digit of a value 0...15. Inlinable, with what uses it:
     /// hex runs on every signed request, and across modules a generic call is slow.
     @inlinable
-    static func digit(_ value: UInt8) -> UInt8 {
+    public static func digit(_ value: UInt8) -> UInt8 {
         value < 10 ? 0x30 + value : 0x57 + value
     }
 

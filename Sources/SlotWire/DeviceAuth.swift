@@ -50,44 +50,160 @@ public enum DeviceAuth {
     }
 
     /// The bytes a signature or MAC covers. `path` is the request target as sent.
-    /// Built byte by byte: the server makes one per check, on the event loop.
     public static func canonical(method: String, path: String, timeMillis: Int64, clientId: String, bodyDigest: SHA256.Digest) -> [UInt8] {
-        var out = [UInt8]()
-        out.reserveCapacity(96 + method.utf8.count + path.utf8.count + clientId.utf8.count)
-        out.append(contentsOf: "slotctl-auth-v1\n".utf8)
-        out.append(contentsOf: method.utf8)
-        out.append(0x0a)
-        out.append(contentsOf: path.utf8)
-        out.append(0x0a)
-        out.append(contentsOf: String(timeMillis).utf8)
-        out.append(0x0a)
-        out.append(contentsOf: clientId.utf8)
-        out.append(0x0a)
-        Hex.append(bodyDigest, to: &out)
-        return out
+        var canonical: [UInt8] = []
+        withCanonical(method: method, path: path, timeMillis: timeMillis, clientId: clientId, bodyDigest: bodyDigest) { canonical = Array($0) }
+        return canonical
     }
 
     public static func canonical(method: String, path: String, timeMillis: Int64, clientId: String, body: [UInt8]) -> [UInt8] {
-        canonical(method: method, path: path, timeMillis: timeMillis, clientId: clientId, bodyDigest: SHA256.hash(data: body))
+        canonical(method: method, path: path, timeMillis: timeMillis, clientId: clientId, bodyDigest: body.withUnsafeBytes { digest(of: $0) })
+    }
+
+    /// SHA-256 of a request body, the digest the canonical bytes name. Not
+    /// `SHA256.hash(data:)`, whose generic `DataProtocol` walk costs more than
+    /// the hashing on the check path.
+    public static func digest(of body: UnsafeRawBufferPointer) -> SHA256.Digest {
+        var hash = SHA256()
+        hash.update(bufferPointer: body)
+        return hash.finalize()
+    }
+
+    /// ``canonical(method:path:timeMillis:clientId:bodyDigest:)`` lent to
+    /// `body` from the stack: the server makes one per check, on the event
+    /// loop. Not generic, so that a caller in another module calls it directly.
+    public static func withCanonical(
+        method: String, path: String, timeMillis: Int64, clientId: String, bodyDigest: SHA256.Digest,
+        _ body: (UnsafeRawBufferPointer) -> Void
+    ) {
+        let prefix: StaticString = "slotctl-auth-v1\n"
+        let capacity = prefix.utf8CodeUnitCount + method.utf8.count + path.utf8.count + clientId.utf8.count + 21 + 4 + 64
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: capacity) { out in
+            var count = 0
+            func put(_ bytes: UnsafeBufferPointer<UInt8>) {
+                _ = UnsafeMutableBufferPointer(rebasing: out[count...]).initialize(fromContentsOf: bytes)
+                count += bytes.count
+            }
+            func put(_ text: String) {
+                var text = text
+                text.withUTF8 { put($0) }
+            }
+            func put(byte: UInt8) {
+                out[count] = byte
+                count += 1
+            }
+            put(UnsafeBufferPointer(start: prefix.utf8Start, count: prefix.utf8CodeUnitCount))
+            put(method)
+            put(byte: 0x0a)
+            put(path)
+            put(byte: 0x0a)
+            // The time's digits, without a String.
+            if timeMillis < 0 { put(byte: UInt8(ascii: "-")) }
+            var digits = 1
+            var scale: UInt64 = 10
+            while digits < 20 && scale <= timeMillis.magnitude {
+                scale = scale &* 10
+                digits += 1
+            }
+            var rest = timeMillis.magnitude
+            for i in stride(from: count + digits - 1, through: count, by: -1) {
+                out[i] = 0x30 + UInt8(rest % 10)
+                rest /= 10
+            }
+            count += digits
+            put(byte: 0x0a)
+            put(clientId)
+            put(byte: 0x0a)
+            bodyDigest.withUnsafeBytes { digest in
+                for byte in digest {
+                    put(byte: Hex.digit(byte >> 4))
+                    put(byte: Hex.digit(byte & 0x0f))
+                }
+            }
+            body(UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: out[..<count])))
+        }
     }
 
     /// The per-request MAC, lower-case hex.
     public static func mac(sessionKey: SymmetricKey, canonical: [UInt8]) -> String {
-        Hex.string(HMAC<SHA256>.authenticationCode(for: canonical, using: sessionKey))
+        Hex.string(canonical.withUnsafeBytes { SessionMAC(key: sessionKey).code(for: $0) })
     }
 
-    /// Constant-time comparison of a received MAC against the expected bytes.
-    public static func macMatches(_ received: String, sessionKey: SymmetricKey, canonical: [UInt8]) -> Bool {
-        macMatches(received, authenticator: HMAC(key: sessionKey), canonical: canonical)
+    /// The session key a ticket stands for: what the server derives on every
+    /// request and seals once for the device.
+    public static func sessionKey(secret: SymmetricKey, clientId: String, ticket: String) -> SymmetricKey {
+        SymmetricKey(data: Array("slotctl-session-v1\n\(clientId)\n\(ticket)".utf8).withUnsafeBytes { SessionMAC(key: secret).code(for: $0) })
     }
 
-    /// The same with the session key's HMAC already keyed (the server keeps
-    /// one per session: keying costs as much as the MAC itself). The received
-    /// hex is compared digit by digit, in constant time, without decoding it first.
-    public static func macMatches(_ received: String, authenticator: HMAC<SHA256>, canonical: [UInt8]) -> Bool {
-        var authenticator = authenticator
-        canonical.withUnsafeBytes { authenticator.update(data: $0) }
-        let expected = authenticator.finalize()
+    /// A ticket is `v1.EXPIRY.NONCE`: the expiry (epoch seconds) in clear,
+    /// since nothing but the server's secret turns it into a key.
+    public static func ticketExpiry(_ ticket: String) -> Int64? {
+        let parts = ticket.split(separator: ".", maxSplits: 2, omittingEmptySubsequences: false)
+        guard parts.count == 3, parts[0] == "v1", Hex.isDigits(parts[2], count: 32) else { return nil }
+        return canonicalInteger(parts[1])
+    }
+
+    /// A non-negative decimal as a signer writes it: digits only, no sign,
+    /// no leading zero, so that one value has one spelling.
+    public static func canonicalInteger(_ text: Substring) -> Int64? {
+        // Digit by digit: every signed request has one, and `Int64(_:)` of a Substring is generic.
+        guard (1...18).contains(text.utf8.count), text.utf8.count == 1 || text.utf8.first != 0x30 else { return nil }
+        var value: Int64 = 0
+        for byte in text.utf8 {
+            guard byte >= 0x30 && byte <= 0x39 else { return nil }
+            value = value * 10 + Int64(byte - 0x30)
+        }
+        return value
+    }
+
+    /// The key that seals a session key for its device: HKDF over the X25519
+    /// shared secret, bound to the ticket.
+    public static func sealingKey(shared: SharedSecret, ticket: String) -> SymmetricKey {
+        shared.hkdfDerivedSymmetricKey(using: SHA256.self, salt: Array(ticket.utf8), sharedInfo: Array("slotctl session key".utf8), outputByteCount: 32)
+    }
+}
+
+/// HMAC-SHA256 (RFC 2104) keyed once: the hash states after the inner and
+/// outer padded key, so that a MAC costs two short hashes. It exists for the
+/// check path: swift-crypto's `HMAC.update` goes through generic
+/// `DataProtocol` regions, which cost several times the hashing itself there.
+/// Tests hold it to swift-crypto's `HMAC` for keys and messages of all sizes.
+public struct SessionMAC: Sendable {
+    private let inner: SHA256
+    private let outer: SHA256
+
+    public init(key: SymmetricKey) {
+        // A key longer than the block is hashed first; a shorter one is padded with zeros.
+        var block = [UInt8](repeating: 0, count: 64)
+        key.withUnsafeBytes { key in
+            if key.count > 64 {
+                SHA256.hash(data: key).withUnsafeBytes { block.replaceSubrange(0..<$0.count, with: $0) }
+            } else {
+                block.replaceSubrange(0..<key.count, with: key)
+            }
+        }
+        var inner = SHA256()
+        var outer = SHA256()
+        let innerPad = block.map { $0 ^ 0x36 }
+        let outerPad = block.map { $0 ^ 0x5c }
+        innerPad.withUnsafeBytes { inner.update(bufferPointer: $0) }
+        outerPad.withUnsafeBytes { outer.update(bufferPointer: $0) }
+        self.inner = inner
+        self.outer = outer
+    }
+
+    public func code(for message: UnsafeRawBufferPointer) -> SHA256.Digest {
+        var inner = self.inner
+        inner.update(bufferPointer: message)
+        var outer = self.outer
+        inner.finalize().withUnsafeBytes { outer.update(bufferPointer: $0) }
+        return outer.finalize()
+    }
+
+    /// Whether `received` is the lower- or upper-case hex of the MAC of
+    /// `message`: compared digit by digit in constant time, without decoding it first.
+    public func matches(hex received: String, message: UnsafeRawBufferPointer) -> Bool {
+        let expected = code(for: message)
         var received = received
         return received.withUTF8 { hex in
             guard hex.count == 64 else { return false }
@@ -103,35 +219,6 @@ public enum DeviceAuth {
                 return !malformed && difference == 0
             }
         }
-    }
-
-    /// The session key a ticket stands for: what the server derives on every
-    /// request and seals once for the device.
-    public static func sessionKey(secret: SymmetricKey, clientId: String, ticket: String) -> SymmetricKey {
-        SymmetricKey(data: HMAC<SHA256>.authenticationCode(for: Array("slotctl-session-v1\n\(clientId)\n\(ticket)".utf8), using: secret))
-    }
-
-    /// A ticket is `v1.EXPIRY.NONCE`: the expiry (epoch seconds) in clear,
-    /// since nothing but the server's secret turns it into a key.
-    public static func ticketExpiry(_ ticket: String) -> Int64? {
-        let parts = ticket.split(separator: ".", maxSplits: 2, omittingEmptySubsequences: false)
-        guard parts.count == 3, parts[0] == "v1", Hex.isDigits(parts[2], count: 32) else { return nil }
-        return canonicalInteger(parts[1])
-    }
-
-    /// A non-negative decimal as a signer writes it: digits only, no sign,
-    /// no leading zero, so that one value has one spelling.
-    public static func canonicalInteger(_ text: Substring) -> Int64? {
-        guard (1...18).contains(text.utf8.count), text.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }),
-            text.utf8.count == 1 || text.utf8.first != 0x30
-        else { return nil }
-        return Int64(text)
-    }
-
-    /// The key that seals a session key for its device: HKDF over the X25519
-    /// shared secret, bound to the ticket.
-    public static func sealingKey(shared: SharedSecret, ticket: String) -> SymmetricKey {
-        shared.hkdfDerivedSymmetricKey(using: SHA256.self, salt: Array(ticket.utf8), sharedInfo: Array("slotctl session key".utf8), outputByteCount: 32)
     }
 }
 

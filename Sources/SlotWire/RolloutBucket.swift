@@ -17,9 +17,7 @@ public enum RolloutBucket {
         key.withUTF8 { hash.update(bufferPointer: UnsafeRawBufferPointer($0)) }
         withUnsafeBytes(of: UInt8(ascii: ":")) { hash.update(bufferPointer: $0) }
         clientId.withUTF8 { hash.update(bufferPointer: UnsafeRawBufferPointer($0)) }
-        let digest = hash.finalize()
-        var value: UInt64 = 0
-        for byte in digest.prefix(8) { value = value << 8 | UInt64(byte) }
+        let value = hash.finalize().withUnsafeBytes { UInt64(bigEndian: $0.loadUnaligned(as: UInt64.self)) }
         return Int(value % UInt64(count))
     }
 

@@ -33,7 +33,7 @@ struct CheckAnswerer: Sendable {
     ) throws(ServerError) -> DeviceAuthenticator.Outcome {
         try RequestLimits.enforce(state.limits.checkPerAddress, peer, "this address")
         if credentials.isEmpty && state.deviceAuth.allowAnonymous { return .anonymous }
-        let digest = body.withUnsafeReadableBytes { SHA256.hash(data: $0) }
+        let digest = body.withUnsafeReadableBytes { DeviceAuth.digest(of: $0) }
         let outcome = try state.deviceAuth.authenticate(method: "POST", path: "/v1/check", credentials: credentials, bodyDigest: digest)
         if case .device(let id) = outcome { try DeviceAuthenticator.requireSame(check.clientId, as: id) }
         return outcome
@@ -112,9 +112,18 @@ struct CheckAnswerer: Sendable {
     /// The same for a check past the device's rate limit whose release the
     /// caller chose already (``choice(_:)``): records and counts it.
     func answer(_ check: CheckRequest, chosen: ReleaseRecord?, authority: String?) throws(ServerError) -> ByteBuffer? {
+        record(check, chosen: chosen)
+        return try chosen.map { release throws(ServerError) in try body(for: release, authority: authority) }
+    }
+
+    /// Records the check-in and counts the answer: `chosen`, or nil for 204.
+    func record(_ check: CheckRequest, chosen: ReleaseRecord?) {
         state.recorder.record(check, offered: chosen?.id, atMillis: Timestamp.nowMillis())
         state.metrics.answered(releaseId: chosen?.id)
-        guard let chosen else { return nil }
-        return try answers.answer(for: chosen, base: PayloadURL.base(authority: authority, configuration: state.configuration))
+    }
+
+    /// The encoded 200 body that offers `release` to a device that asked `authority`.
+    func body(for release: ReleaseRecord, authority: String?) throws(ServerError) -> ByteBuffer {
+        try answers.answer(for: release, base: PayloadURL.base(authority: authority, configuration: state.configuration))
     }
 }

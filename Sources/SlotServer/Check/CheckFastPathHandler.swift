@@ -103,9 +103,10 @@ final class CheckFastPathHandler: ChannelDuplexHandler, RemovableChannelHandler 
                 return false
             }
             try answerer.limitDevice(check)
-            let answer = try answerer.answer(check, chosen: chosen, authority: head.host)
-            writeAnswer(answer, context: context)
-            answerer.state.metrics.observeFastCheck(answered: answer != nil, duration: ContinuousClock.now - start)
+            answerer.record(check, chosen: chosen)
+            let response = try response(offering: chosen, host: head.host, allocator: context.channel.allocator)
+            context.write(wrapOutboundOut(.byteBuffer(response)), promise: nil)
+            answerer.state.metrics.observeFastCheck(answered: chosen != nil, duration: ContinuousClock.now - start)
             return true
         } catch where error.code == .rateLimited || error.status == .unauthorized {
             // Under a flood the refusal must stay as cheap as an answer; and a
@@ -131,30 +132,38 @@ final class CheckFastPathHandler: ChannelDuplexHandler, RemovableChannelHandler 
         context.fireChannelRead(wrapInboundOut(input))
     }
 
-    /// The start of a 200 and of a 204 (status line, date, server, freshness
-    /// statement), made again when the second or the statement changes.
-    private var answerHeads: (date: String, freshness: String?, ok: [UInt8], noContent: [UInt8])?
+    /// Whole answers as this connection sent them in the current second, by
+    /// release ("" for the 204): a check whose answer was sent before costs
+    /// no formatting and no copy. Made again when the second (the `Date`), the
+    /// freshness statement or the Host (the payload URL) changes.
+    private var responses: [(release: String, bytes: ByteBuffer)] = []
+    private var responsesFor: (second: Int, freshness: String?, host: String?)?
 
-    /// A 200 with the release, or a 204: one buffer, one write.
-    private func writeAnswer(_ body: ByteBuffer?, context: ChannelHandlerContext) {
-        let date = HTTPDate.now
+    /// A 200 that offers `release`, or a 204: status line, fields and body in one buffer.
+    private func response(offering release: ReleaseRecord?, host: String?, allocator: ByteBufferAllocator) throws(ServerError) -> ByteBuffer {
+        let second = HTTPDate.second
         let freshness = answerer.freshness
-        if answerHeads?.date != date || answerHeads?.freshness != freshness {
-            let fields = "Date: \(date)\r\nServer: slot-server\r\n" + (freshness.map { "\(FreshnessStatement.headerName): \($0)\r\n" } ?? "")
-            answerHeads = (date, freshness, Array(("HTTP/1.1 200 OK\r\n" + fields).utf8), Array(("HTTP/1.1 204 No Content\r\n" + fields + "\r\n").utf8))
+        if responsesFor?.second != second || responsesFor?.freshness != freshness || responsesFor?.host != host {
+            responses.removeAll(keepingCapacity: true)
+            responsesFor = (second, freshness, host)
         }
-        let heads = answerHeads!
-        guard var body else {
-            context.write(wrapOutboundOut(.byteBuffer(context.channel.allocator.buffer(bytes: heads.noContent))), promise: nil)
-            return
+        let key = release?.id ?? ""
+        if let made = responses.first(where: { $0.release == key }) { return made.bytes }
+        var out = allocator.buffer(capacity: 1024)
+        out.writeStaticString(release == nil ? "HTTP/1.1 204 No Content\r\n" : "HTTP/1.1 200 OK\r\n")
+        out.writeString("Date: \(HTTPDate.now)\r\nServer: slot-server\r\n")
+        if let freshness { out.writeString("\(FreshnessStatement.headerName): \(freshness)\r\n") }
+        if let release {
+            var body = try answerer.body(for: release, authority: host)
+            out.writeString("Content-Type: application/json\r\nContent-Length: \(body.readableBytes)\r\n\r\n")
+            out.writeBuffer(&body)
+        } else {
+            out.writeStaticString("\r\n")
         }
-        var out = context.channel.allocator.buffer(capacity: heads.ok.count + 64 + body.readableBytes)
-        out.writeBytes(heads.ok)
-        out.writeStaticString("Content-Type: application/json\r\nContent-Length: ")
-        out.writeString(String(body.readableBytes))
-        out.writeStaticString("\r\n\r\n")
-        out.writeBuffer(&body)
-        context.write(wrapOutboundOut(.byteBuffer(out)), promise: nil)
+        // Bounded: a connection sees a handful of releases.
+        if responses.count >= 8 { responses.removeAll(keepingCapacity: true) }
+        responses.append((key, out))
+        return out
     }
 
     /// A refusal (401, 429) as Hummingbird's error middleware words it, in one buffer.

@@ -22,22 +22,16 @@ public final class CheckInRecorder: Sendable {
     }
 
     private func shard(_ clientId: String) -> Shard {
-        // In-process only, so the per-process seeded Hasher is fine here.
-        shards[Int(UInt(bitPattern: clientId.hashValue) % UInt(shards.count))]
+        // The id's last byte (client ids end in random hex): no second hash of the id per check.
+        shards[Int(clientId.utf8.last ?? 0) % shards.count]
     }
 
     func record(_ request: CheckRequest, offered releaseId: String?, atMillis: Int64) {
         let limit = capacity / shards.count
         let accepted = shard(request.clientId).devices.withLock { devices -> Bool in
-            if var device = devices[request.clientId] {
-                device.compatible = request.compatible
-                device.channel = request.channel
-                device.version = request.version
-                device.slot = request.slot
-                device.lastCheckMillis = atMillis
-                device.offeredReleaseId = releaseId
-                device.checks += 1
-                devices[request.clientId] = device
+            // One lookup, and the record changed where it lies.
+            if let index = devices.index(forKey: request.clientId) {
+                devices.values[index].checkedIn(request, offered: releaseId, atMillis: atMillis)
                 return true
             }
             guard devices.count < limit else { return false }
@@ -90,5 +84,18 @@ public final class CheckInRecorder: Sendable {
             restore(batch)
             throw error
         }
+    }
+}
+
+extension DeviceRecord {
+    /// Another check from the same device since the last flush.
+    fileprivate mutating func checkedIn(_ request: CheckRequest, offered releaseId: String?, atMillis: Int64) {
+        compatible = request.compatible
+        channel = request.channel
+        version = request.version
+        slot = request.slot
+        lastCheckMillis = atMillis
+        offeredReleaseId = releaseId
+        checks += 1
     }
 }

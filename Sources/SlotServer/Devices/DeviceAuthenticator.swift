@@ -54,39 +54,45 @@ struct DeviceAuthenticator: Sendable {
             )
         }
         let time = try Self.checkedTime(timeText, nowMillis: nowMillis)
-        // The MAC before anything else about the device: the session key comes from
-        // the server's secret, not from the directory, so a forged request is refused
-        // before it can cost a store lookup (an unknown id) or learn whether an id is
-        // enrolled or revoked. The entry only saves deriving the key again.
-        let entry = directory.entry(clientId)
-        let session: DeviceDirectory.Session
-        if let cached = entry?.session, cached.ticket == ticket {
-            session = cached
-        } else {
-            guard let expiry = DeviceAuth.ticketExpiry(ticket) else {
-                throw ServerError(.sessionInvalid, "the session ticket is malformed")
+        // One visit to the device's entry, under its shard's lock, for the MAC and the time.
+        return try directory.withEntry(clientId) { entry throws(ServerError) -> Outcome in
+            // The MAC before anything else about the device: the session key comes from
+            // the server's secret, not from the directory, so a forged request is refused
+            // before it can cost a store lookup (an unknown id) or learn whether an id is
+            // enrolled or revoked. The entry only saves deriving the key again.
+            let cached = entry?.session.flatMap { $0.ticket == ticket ? $0 : nil }
+            let session: DeviceDirectory.Session
+            if let cached { session = cached } else { session = try openSession(ticket, clientId: clientId) }
+            guard session.expiryMillis > nowMillis else { throw ServerError(.sessionInvalid, "the session expired; open a new one") }
+            var verified = false
+            DeviceAuth.withCanonical(method: method, path: path, timeMillis: time, clientId: clientId, bodyDigest: bodyDigest) {
+                verified = session.mac.matches(hex: mac, message: $0)
             }
-            guard let secret = directory.sessionSecret else { throw ServerError(.internal, "device sessions are not ready") }
-            session = .init(
-                ticket: ticket, mac: HMAC(key: DeviceAuth.sessionKey(secret: secret, clientId: clientId, ticket: ticket)), expiryMillis: expiry * 1000)
+            guard verified else {
+                throw ServerError(.unauthorized, "the request's \(DeviceAuth.macHeader) does not verify: altered, or not made with this device's session")
+            }
+            guard entry != nil else { return .unknown(clientId) }
+            guard !entry!.revoked else { throw ServerError(.deviceRevoked, "device \(clientId) is revoked") }
+            guard entry!.advance(to: time) else { throw Self.replay(clientId) }
+            if cached == nil { entry!.session = session }
+            return .device(clientId)
         }
-        guard session.expiryMillis > nowMillis else { throw ServerError(.sessionInvalid, "the session expired; open a new one") }
-        let canonical = DeviceAuth.canonical(method: method, path: path, timeMillis: time, clientId: clientId, bodyDigest: bodyDigest)
-        guard DeviceAuth.macMatches(mac, authenticator: session.mac, canonical: canonical) else {
-            throw ServerError(.unauthorized, "the request's \(DeviceAuth.macHeader) does not verify: altered, or not made with this device's session")
+    }
+
+    /// The key a ticket stands for, derived and checked: once a session per device.
+    private func openSession(_ ticket: String, clientId: String) throws(ServerError) -> DeviceDirectory.Session {
+        guard let expiry = DeviceAuth.ticketExpiry(ticket) else {
+            throw ServerError(.sessionInvalid, "the session ticket is malformed")
         }
-        guard let entry else { return .unknown(clientId) }
-        guard !entry.revoked else { throw ServerError(.deviceRevoked, "device \(clientId) is revoked") }
-        let fresh = entry.session?.ticket == ticket ? nil : session
-        guard directory.advance(clientId, to: time, session: fresh) else { throw Self.replay(clientId) }
-        return .device(clientId)
+        guard let secret = directory.sessionSecret else { throw ServerError(.internal, "device sessions are not ready") }
+        return .init(ticket: ticket, mac: SessionMAC(key: DeviceAuth.sessionKey(secret: secret, clientId: clientId, ticket: ticket)), expiryMillis: expiry * 1000)
     }
 
     /// The same, looking a device unknown here up in the store.
     func authenticateLoading(
         method: String, path: String, credentials: DeviceCredentials, body: [UInt8]
     ) async throws(ServerError) -> String? {
-        let digest = SHA256.hash(data: body)
+        let digest = body.withUnsafeBytes { DeviceAuth.digest(of: $0) }
         switch try authenticate(method: method, path: path, credentials: credentials, bodyDigest: digest) {
         case .device(let id): return id
         case .anonymous: return nil

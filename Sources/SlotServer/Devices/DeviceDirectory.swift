@@ -18,17 +18,31 @@ final class DeviceDirectory: Sendable {
         var lastTimeMillis: Int64
         /// The ticket last used, so that its key is derived and its expiry parsed once a session.
         var session: Session?
+
+        /// Takes `timeMillis` as the newest request if it is newer than the last; false for a replay.
+        mutating func advance(to timeMillis: Int64) -> Bool {
+            guard timeMillis > lastTimeMillis else { return false }
+            lastTimeMillis = timeMillis
+            return true
+        }
     }
 
     /// A session ticket that verified, with what it stands for.
     struct Session: Sendable {
         let ticket: String
-        /// The HMAC keyed with the session key, copied for each request's MAC.
-        let mac: HMAC<SHA256>
+        /// Keyed with the session key once: keying costs as much as a MAC.
+        let mac: SessionMAC
         let expiryMillis: Int64
     }
 
-    private let entries = Mutex<[String: Entry]>([:])
+    /// Mutex is not copyable: each shard lives in an object of its own.
+    private final class Shard: Sendable {
+        let entries = Mutex<[String: Entry]>([:])
+    }
+
+    /// Sharded so that the event loops rarely wait for each other: every
+    /// authenticated request takes its device's shard once.
+    private let shards = (0..<16).map { _ in Shard() }
     private let loadedSeq = Atomic<Int64>(0)
     /// Derives session keys; set once the store is migrated.
     private let secret = Mutex<SymmetricKey?>(nil)
@@ -61,7 +75,17 @@ final class DeviceDirectory: Sendable {
         }
     }
 
-    func entry(_ clientId: String) -> Entry? { entries.withLock { $0[clientId] } }
+    func entry(_ clientId: String) -> Entry? { withEntry(clientId) { $0 } }
+
+    /// `body` with the device's entry (nil: not known here) under its shard's
+    /// lock, looked up once and changed in place.
+    func withEntry<Result: Sendable, Failure: Error>(
+        _ clientId: String, _ body: (inout Entry?) throws(Failure) -> Result
+    ) throws(Failure) -> Result {
+        // The shard from the id's last byte: client ids end in random hex.
+        let shard = shards[Int(clientId.utf8.last ?? 0) % shards.count]
+        return try shard.entries.withLock { entries throws(Failure) in try body(&entries[clientId]) }
+    }
 
     /// The device from the store, for one that enrolled on another replica
     /// since the last refresh.
@@ -73,21 +97,14 @@ final class DeviceDirectory: Sendable {
 
     func apply(_ record: DeviceKeyRecord) {
         guard let key = try? ReleaseSignature.publicKey(fromBase64: record.publicKey) else { return }
-        entries.withLock { entries in
-            let last = entries[record.clientId]?.lastTimeMillis ?? 0
-            entries[record.clientId] = Entry(publicKey: key, revoked: record.revokedMillis != nil, lastTimeMillis: last, session: nil)
+        withEntry(record.clientId) { entry in
+            entry = Entry(publicKey: key, revoked: record.revokedMillis != nil, lastTimeMillis: entry?.lastTimeMillis ?? 0, session: nil)
         }
     }
 
     /// Records `timeMillis` as the device's newest request if it is newer
-    /// than the last one (and the session key it used); false for a time
-    /// already used (a replay).
-    func advance(_ clientId: String, to timeMillis: Int64, session: Session? = nil) -> Bool {
-        entries.withLock { entries in
-            guard let last = entries[clientId]?.lastTimeMillis, timeMillis > last else { return false }
-            entries[clientId]!.lastTimeMillis = timeMillis
-            if let session { entries[clientId]!.session = session }
-            return true
-        }
+    /// than the last one; false for a time already used (a replay) or a device not known here.
+    func advance(_ clientId: String, to timeMillis: Int64) -> Bool {
+        withEntry(clientId) { entry in entry?.advance(to: timeMillis) ?? false }
     }
 }

@@ -17,11 +17,12 @@ public enum RolloutPolicy {
         // Never go back behind what the device runs: the newest release of its
         // version is the floor (a device on 2.0 is not offered 1.9 deployed before 2.0,
         // but is offered a 1.9 re-deployed after 2.0 as a roll-back).
-        let floor = releases.first(where: { $0.manifest.version == request.version })?.publishedSeq ?? Int64.min
-        for release in releases {
-            guard let seq = release.publishedSeq, seq > floor else { break }
-            if release.paused || release.manifest.version == request.version { continue }
-            if includes(release, clientId: request.clientId) && accept(release) { return release }
+        // By index: the releases are read where they lie, and only the one returned is copied.
+        let floor = releases.firstIndex(where: { $0.manifest.version == request.version }).flatMap { releases[$0].publishedSeq } ?? Int64.min
+        for index in releases.indices {
+            guard let seq = releases[index].publishedSeq, seq > floor else { break }
+            if releases[index].paused || releases[index].manifest.version == request.version { continue }
+            if includes(releases[index], clientId: request.clientId) && accept(releases[index]) { return releases[index] }
         }
         return nil
     }

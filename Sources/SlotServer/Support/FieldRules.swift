@@ -6,7 +6,8 @@ enum FieldRules {
     static func text(_ value: String, _ name: String, max: Int = 128, allowEmpty: Bool = false) throws(ServerError) {
         if value.isEmpty && !allowEmpty { throw ServerError.badRequest("\(name) must not be empty") }
         if value.utf8.count > max { throw ServerError.badRequest("\(name) is longer than \(max) bytes") }
-        if value.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7f }) {
+        // In UTF-8 these scalars are single bytes, and no other scalar contains such a byte.
+        if value.utf8.contains(where: { $0 < 0x20 || $0 == 0x7f }) {
             throw ServerError.badRequest("\(name) must not contain control characters")
         }
     }

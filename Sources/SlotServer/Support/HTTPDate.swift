@@ -8,10 +8,15 @@ import Glibc
 enum HTTPDate {
     private static let cache = Mutex<(second: Int, text: String)>((-1, ""))
 
-    static var now: String {
+    /// Seconds since the epoch: when it changes, so does ``now``.
+    static var second: Int {
         var clock = timespec()
         clock_gettime(CLOCK_REALTIME, &clock)
-        let second = clock.tv_sec
+        return clock.tv_sec
+    }
+
+    static var now: String {
+        let second = self.second
         return cache.withLock { cached in
             if cached.second == second { return cached.text }
             var t = second
