@@ -64,8 +64,15 @@ struct CheckAnswerer: Sendable {
     /// now, which is then also what ``choose(_:)`` returns (every release before
     /// it failed a weaker test), or one it needs admission to.
     func choice(_ check: CheckRequest) -> Choice {
+        choice(check, among: state.catalog.track(channel: check.channel, compatible: check.compatible).releases)
+    }
+
+    /// The same among the releases of the check's track (newest first), as a
+    /// ``ReleaseCatalog/TrackReader`` read them.
+    func choice(_ check: CheckRequest, among releases: [ReleaseRecord]?) -> Choice {
+        guard let releases else { return .release(nil) }
         let gate = state.trials
-        let release = state.catalog.choose(for: check) { gate.mayOffer($0, to: check.clientId) || !gate.isKnownFull($0.id) }
+        let release = RolloutPolicy.choose(among: releases, for: check) { gate.mayOffer($0, to: check.clientId) || !gate.isKnownFull($0.id) }
         guard let release, !gate.mayOffer(release, to: check.clientId) else { return .release(release) }
         return .admission(release)
     }

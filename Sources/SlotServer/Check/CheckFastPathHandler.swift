@@ -43,9 +43,12 @@ final class CheckFastPathHandler: ChannelDuplexHandler, RemovableChannelHandler 
     private var idleCheck: Scheduled<Void>?
     /// A read asked for while answers waited to drain.
     private var readHeld = false
+    /// The releases of the track this connection's checks asked for last.
+    private var track: ReleaseCatalog.TrackReader
 
     init(answerer: CheckAnswerer, limit: Int, idleTimeout: TimeAmount?) {
         self.answerer = answerer
+        self.track = ReleaseCatalog.TrackReader(answerer.state.catalog)
         self.limit = limit
         self.idleTimeout = idleTimeout
     }
@@ -95,7 +98,8 @@ final class CheckFastPathHandler: ChannelDuplexHandler, RemovableChannelHandler 
         do throws(ServerError) {
             let check = try answerer.decode(body)
             // A trial admission needs the store: the route authenticates and asks.
-            guard case .release(let chosen) = answerer.choice(check) else { return false }
+            let releases = track.releases(channel: check.channel, compatible: check.compatible)
+            guard case .release(let chosen) = answerer.choice(check, among: releases) else { return false }
             if peer == nil { peer = context.channel.remoteAddress?.ipAddress }  // once per connection
             if case .unknown = try answerer.authenticate(check, credentials: DeviceCredentials(head), body: body, peer: peer) {
                 // A genuine session from another replica: the route asks the store.
@@ -137,22 +141,22 @@ final class CheckFastPathHandler: ChannelDuplexHandler, RemovableChannelHandler 
     /// no formatting and no copy. Made again when the second (the `Date`), the
     /// freshness statement or the Host (the payload URL) changes.
     private var responses: [(release: String, bytes: ByteBuffer)] = []
-    private var responsesFor: (second: Int, freshness: String?, host: String?)?
+    private var responsesFor: (second: Int, freshness: UInt64, host: String?)?
 
     /// A 200 that offers `release`, or a 204: status line, fields and body in one buffer.
     private func response(offering release: ReleaseRecord?, host: String?, allocator: ByteBufferAllocator) throws(ServerError) -> ByteBuffer {
         let second = HTTPDate.second
-        let freshness = answerer.freshness
-        if responsesFor?.second != second || responsesFor?.freshness != freshness || responsesFor?.host != host {
+        let renewal = answerer.state.catalog.freshness?.renewals ?? 0
+        if responsesFor?.second != second || responsesFor?.freshness != renewal || responsesFor?.host != host {
             responses.removeAll(keepingCapacity: true)
-            responsesFor = (second, freshness, host)
+            responsesFor = (second, renewal, host)
         }
         let key = release?.id ?? ""
         if let made = responses.first(where: { $0.release == key }) { return made.bytes }
         var out = allocator.buffer(capacity: 1024)
         out.writeStaticString(release == nil ? "HTTP/1.1 204 No Content\r\n" : "HTTP/1.1 200 OK\r\n")
         out.writeString("Date: \(HTTPDate.now)\r\nServer: slot-server\r\n")
-        if let freshness { out.writeString("\(FreshnessStatement.headerName): \(freshness)\r\n") }
+        if let freshness = answerer.freshness { out.writeString("\(FreshnessStatement.headerName): \(freshness)\r\n") }
         if let release {
             var body = try answerer.body(for: release, authority: host)
             out.writeString("Content-Type: application/json\r\nContent-Length: \(body.readableBytes)\r\n\r\n")

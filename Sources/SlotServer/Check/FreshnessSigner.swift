@@ -22,6 +22,8 @@ final class FreshnessSigner: Sendable {
     /// Seconds a statement stays valid.
     let lifetime: Int64
     private let current = Mutex<Current?>(nil)
+    /// How many statements were signed: what changed when it changes, read without the lock.
+    private let signed = Atomic<UInt64>(0)
 
     init(lifetime: Int64) {
         self.lifetime = max(lifetime, 10)
@@ -43,6 +45,9 @@ final class FreshnessSigner: Sendable {
     /// The `Slot-Freshness` value to send now, if one was signed.
     var header: String? { current.withLock { $0?.header } }
 
+    /// Grows whenever ``header`` changes: a copy of the header is current while this stays the same.
+    var renewals: UInt64 { signed.load(ordering: .acquiring) }
+
     /// Signs again when `version` is new or the statement is a fifth of its life old.
     func refresh(version: UInt64, now: Int64 = Int64(Date().timeIntervalSince1970)) {
         let due = current.withLock { current in
@@ -56,6 +61,7 @@ final class FreshnessSigner: Sendable {
             // A slower refresh never replaces a newer version.
             if let existing = current, existing.version > version { return }
             current = Current(version: version, signedAt: now, header: header)
+            signed.add(1, ordering: .releasing)
         }
     }
 }

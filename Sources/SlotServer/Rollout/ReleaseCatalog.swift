@@ -22,6 +22,9 @@ public final class ReleaseCatalog: Sendable {
     private let store: any MetadataStore
     private let state = Mutex(Snapshot())
     private let generations = Atomic<UInt64>(0)
+    /// The generation of the snapshot in place: a ``TrackReader`` checks it
+    /// without taking the lock.
+    private let current = Atomic<UInt64>(0)
     /// Renewed at every reload: the statement moves with the catalog it speaks for.
     let freshness: FreshnessSigner?
 
@@ -44,6 +47,7 @@ public final class ReleaseCatalog: Sendable {
             snapshot = Snapshot(
                 tracks: tracks, all: releases, byId: Dictionary(releases.map { ($0.id, $0) }, uniquingKeysWith: { $1 }),
                 generation: generation, version: version)
+            current.store(generation, ordering: .releasing)
         }
         freshness?.refresh(version: self.version)
     }
@@ -53,9 +57,35 @@ public final class ReleaseCatalog: Sendable {
 
     /// The answer to a check, from memory.
     func choose(for request: CheckRequest, accept: (ReleaseRecord) -> Bool = { _ in true }) -> ReleaseRecord? {
-        let releases = state.withLock { $0.tracks[TrackKey(channel: request.channel, compatible: request.compatible)] }
-        guard let releases else { return nil }
+        guard let releases = track(channel: request.channel, compatible: request.compatible).releases else { return nil }
         return RolloutPolicy.choose(among: releases, for: request, accept: accept)
+    }
+
+    /// The published releases of a channel and compatible, newest first, and
+    /// the generation of the snapshot they come from.
+    func track(channel: String, compatible: String) -> (generation: UInt64, releases: [ReleaseRecord]?) {
+        state.withLock { ($0.generation, $0.tracks[TrackKey(channel: channel, compatible: compatible)]) }
+    }
+
+    /// One connection's reader: keeps the last track it read for as long as
+    /// the catalog has not reloaded, so that a check from the same track costs
+    /// an atomic load instead of the catalog's lock and a lookup.
+    struct TrackReader {
+        let catalog: ReleaseCatalog
+        private var last: (generation: UInt64, channel: String, compatible: String, releases: [ReleaseRecord]?)?
+
+        init(_ catalog: ReleaseCatalog) {
+            self.catalog = catalog
+        }
+
+        mutating func releases(channel: String, compatible: String) -> [ReleaseRecord]? {
+            if let last, last.generation == catalog.current.load(ordering: .acquiring), last.channel == channel, last.compatible == compatible {
+                return last.releases
+            }
+            let (generation, releases) = catalog.track(channel: channel, compatible: compatible)
+            last = (generation, channel, compatible, releases)
+            return releases
+        }
     }
 
     /// A published release by id, as last loaded.

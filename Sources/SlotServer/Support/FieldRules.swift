@@ -17,7 +17,9 @@ enum FieldRules {
         try text(request.compatible, "compatible")
         try text(request.channel, "channel")
         try text(request.version, "version", allowEmpty: true)
-        guard ["A", "B", "R"].contains(request.slot) else {
+        switch request.slot {
+        case "A", "B", "R": break
+        default:
             throw ServerError.badRequest("slot must be A, B or R, got '\(request.slot.prefix(16))'")
         }
     }
