@@ -1,7 +1,7 @@
-import Crypto
 import SlotCodec
 import Hummingbird
 import NIOCore
+import Prometheus
 import SlotWire
 
 /// Answers a check: decode, validate, choose from the catalog, record the
@@ -123,10 +123,11 @@ struct CheckAnswerer: Sendable {
         return try chosen.map { release throws(ServerError) in try body(for: release, authority: authority) }
     }
 
-    /// Records the check-in and counts the answer: `chosen`, or nil for 204.
-    func record(_ check: CheckRequest, chosen: ReleaseRecord?) {
+    /// Records the check-in and counts the answer: `chosen`, or nil for 204
+    /// (`counter`: its answer counter, when the caller keeps it).
+    func record(_ check: CheckRequest, chosen: ReleaseRecord?, counter: Counter? = nil) {
         state.recorder.record(check, offered: chosen?.id, atMillis: Timestamp.nowMillis())
-        state.metrics.answered(releaseId: chosen?.id)
+        state.metrics.answered(releaseId: chosen?.id, counter: counter)
     }
 
     /// The encoded 200 body that offers `release` to a device that asked `authority`.

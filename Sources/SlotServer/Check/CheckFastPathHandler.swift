@@ -3,6 +3,7 @@ import NIOCore
 import SlotWire
 import NIOHTTP1
 import NIOHTTPTypes
+import Prometheus
 
 /// Answers `POST /v1/check` right where the connection's bytes arrive, on the
 /// event loop: no HTTP codec objects, no hops into Swift Concurrency, the
@@ -107,9 +108,9 @@ final class CheckFastPathHandler: ChannelDuplexHandler, RemovableChannelHandler 
                 return false
             }
             try answerer.limitDevice(check)
-            answerer.record(check, chosen: chosen)
             let response = try response(offering: chosen, host: head.host, allocator: context.channel.allocator)
-            context.write(wrapOutboundOut(.byteBuffer(response)), promise: nil)
+            answerer.record(check, chosen: chosen, counter: response.counter)
+            context.write(wrapOutboundOut(.byteBuffer(response.bytes)), promise: nil)
             answerer.state.metrics.observeFastCheck(answered: chosen != nil, duration: ContinuousClock.now - start)
             return true
         } catch where error.code == .rateLimited || error.status == .unauthorized {
@@ -140,11 +141,18 @@ final class CheckFastPathHandler: ChannelDuplexHandler, RemovableChannelHandler 
     /// release ("" for the 204): a check whose answer was sent before costs
     /// no formatting and no copy. Made again when the second (the `Date`), the
     /// freshness statement or the Host (the payload URL) changes.
-    private var responses: [(release: String, bytes: ByteBuffer)] = []
+    private var responses: [Response] = []
     private var responsesFor: (second: Int, freshness: UInt64, host: String?)?
 
+    private struct Response {
+        var release: String
+        var bytes: ByteBuffer
+        /// The release's answer counter (``ServerMetrics/answerCounter(releaseId:)``).
+        var counter: Counter
+    }
+
     /// A 200 that offers `release`, or a 204: status line, fields and body in one buffer.
-    private func response(offering release: ReleaseRecord?, host: String?, allocator: ByteBufferAllocator) throws(ServerError) -> ByteBuffer {
+    private func response(offering release: ReleaseRecord?, host: String?, allocator: ByteBufferAllocator) throws(ServerError) -> Response {
         let second = HTTPDate.second
         let renewal = answerer.state.catalog.freshness?.renewals ?? 0
         if responsesFor?.second != second || responsesFor?.freshness != renewal || responsesFor?.host != host {
@@ -152,7 +160,7 @@ final class CheckFastPathHandler: ChannelDuplexHandler, RemovableChannelHandler 
             responsesFor = (second, renewal, host)
         }
         let key = release?.id ?? ""
-        if let made = responses.first(where: { $0.release == key }) { return made.bytes }
+        if let made = responses.first(where: { $0.release == key }) { return made }
         var out = allocator.buffer(capacity: 1024)
         out.writeStaticString(release == nil ? "HTTP/1.1 204 No Content\r\n" : "HTTP/1.1 200 OK\r\n")
         out.writeString("Date: \(HTTPDate.now)\r\nServer: slot-server\r\n")
@@ -166,8 +174,9 @@ final class CheckFastPathHandler: ChannelDuplexHandler, RemovableChannelHandler 
         }
         // Bounded: a connection sees a handful of releases.
         if responses.count >= 8 { responses.removeAll(keepingCapacity: true) }
-        responses.append((key, out))
-        return out
+        let made = Response(release: key, bytes: out, counter: answerer.state.metrics.answerCounter(releaseId: release?.id))
+        responses.append(made)
+        return made
     }
 
     /// A refusal (401, 429) as Hummingbird's error middleware words it, in one buffer.

@@ -64,10 +64,18 @@ public final class ServerMetrics: Sendable {
             descriptor: .init(namespace: "slot_server", metricName: "checkins_dropped", unitName: "", helpText: "Device check-ins dropped because too many were waiting"))
     }
 
-    func answered(releaseId: String?) {
+    /// Counts a check answered with `releaseId` (nil: 204). `counter`, when
+    /// given, is that release's ``answerCounter(releaseId:)`` kept by the caller.
+    func answered(releaseId: String?, counter: Counter? = nil) {
         checks.increment()
+        (counter ?? answerCounter(releaseId: releaseId)).increment()
+    }
+
+    /// The counter of checks answered with `releaseId` (nil: 204): looked up
+    /// under a lock, so the check fast path keeps it per connection.
+    func answerCounter(releaseId: String?) -> Counter {
         let key = releaseId ?? "none"
-        let counter = answers.withLock { counters in
+        return answers.withLock { counters in
             if let counter = counters[key] { return counter }
             let counter = registry.makeCounter(
                 descriptor: .init(namespace: "slot_server", metricName: "check_answers", unitName: "total", helpText: "Check answers by release offered (none = 204)"),
@@ -75,7 +83,6 @@ public final class ServerMetrics: Sendable {
             counters[key] = counter
             return counter
         }
-        counter.increment()
     }
 
     func received(_ events: [DeviceEvent]) {
