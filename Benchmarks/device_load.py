@@ -9,6 +9,8 @@
       writes PREFIX.N (N = 1..THREADS): PER_THREAD raw HTTP/1.1 checks each, separated
       by NUL bytes, for wrk's check script. Each thread has its own devices, and each
       device's times grow along the file, as the server demands of one device.
+  device_load.py requests DEVICES.json THREADS PER_THREAD PREFIX HOST forged
+      the same with one digit of every MAC changed: a flood the server must refuse.
 
 Needs python3-cryptography (Debian package).
 """
@@ -104,7 +106,7 @@ def enroll(url, token, count, out):
         f.write(sample)
 
 
-def requests(devices_file, threads, per_thread, prefix, host):
+def requests(devices_file, threads, per_thread, prefix, host, forged=False):
     devices = json.load(open(devices_file))
     base = int(time.time() * 1000)
     rng = random.Random(os.getpid())
@@ -121,6 +123,8 @@ def requests(devices_file, threads, per_thread, prefix, host):
             body = check_body(device["clientId"], version, "A" if r % 2 == 0 else "B")
             t = base + i // len(own)  # grows for each device along the file
             mac = hmac.new(keys[n], canonical("POST", "/v1/check", t, device["clientId"], body), hashlib.sha256).hexdigest()
+            if forged:  # one digit changed: what a flood from someone without the session key looks like
+                mac = ("1" if mac[0] == "0" else "0") + mac[1:]
             parts.append(
                 f"POST /v1/check HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n"
                 f"Slot-Device: {device['clientId']}\r\nSlot-Time: {t}\r\nSlot-Session: {device['ticket']}\r\nSlot-MAC: {mac}\r\n\r\n".encode()
@@ -132,7 +136,7 @@ def requests(devices_file, threads, per_thread, prefix, host):
 if __name__ == "__main__":
     if len(sys.argv) == 6 and sys.argv[1] == "enroll":
         enroll(sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5])
-    elif len(sys.argv) == 7 and sys.argv[1] == "requests":
-        requests(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5], sys.argv[6])
+    elif len(sys.argv) in (7, 8) and sys.argv[1] == "requests" and sys.argv[7:] in ([], ["forged"]):
+        requests(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5], sys.argv[6], forged=sys.argv[7:] == ["forged"])
     else:
         sys.exit(__doc__)

@@ -23,4 +23,17 @@ public struct APIErrorBody: Codable, Sendable, Equatable {
     public init(code: String, message: String) {
         self.error = Detail(code: code, message: message)
     }
+
+    /// What ``WireJSON/encoder()`` writes for this body, without JSONEncoder:
+    /// a server refusing a flood of forged requests answers each of them.
+    public var json: [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(40 + error.code.utf8.count + error.message.utf8.count)
+        out += #"{"error":{"code":"#.utf8
+        WireJSON.appendString(error.code, to: &out)
+        out += #","message":"#.utf8
+        WireJSON.appendString(error.message, to: &out)
+        out += "}}".utf8
+        return out
+    }
 }

@@ -70,11 +70,11 @@ public enum DeviceAuth {
     }
 
     /// ``canonical(method:path:timeMillis:clientId:bodyDigest:)`` lent to
-    /// `body` from the stack: the server makes one per check, on the event
+    /// `use` from the stack: the server makes one per check, on the event
     /// loop. Not generic, so that a caller in another module calls it directly.
     public static func withCanonical(
         method: String, path: String, timeMillis: Int64, clientId: String, bodyDigest: SHA256.Digest,
-        _ body: (UnsafeRawBufferPointer) -> Void
+        _ use: (UnsafeRawBufferPointer) -> Void
     ) {
         let prefix: StaticString = "slotctl-auth-v1\n"
         let capacity = prefix.utf8CodeUnitCount + method.utf8.count + path.utf8.count + clientId.utf8.count + 21 + 4 + 64
@@ -120,7 +120,7 @@ public enum DeviceAuth {
                     put(byte: Hex.digit(byte & 0x0f))
                 }
             }
-            body(UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: out[..<count])))
+            use(UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: out[..<count])))
         }
     }
 
@@ -173,21 +173,25 @@ public struct SessionMAC: Sendable {
     private let outer: SHA256
 
     public init(key: SymmetricKey) {
-        // A key longer than the block is hashed first; a shorter one is padded with zeros.
-        var block = [UInt8](repeating: 0, count: 64)
-        key.withUnsafeBytes { key in
-            if key.count > 64 {
-                SHA256.hash(data: key).withUnsafeBytes { block.replaceSubrange(0..<$0.count, with: $0) }
-            } else {
-                block.replaceSubrange(0..<key.count, with: key)
-            }
-        }
         var inner = SHA256()
         var outer = SHA256()
-        let innerPad = block.map { $0 ^ 0x36 }
-        let outerPad = block.map { $0 ^ 0x5c }
-        innerPad.withUnsafeBytes { inner.update(bufferPointer: $0) }
-        outerPad.withUnsafeBytes { outer.update(bufferPointer: $0) }
+        // The padded key on the stack, zeroed before it is given back.
+        withUnsafeTemporaryAllocation(byteCount: 64, alignment: 8) { block in
+            block.initializeMemory(as: UInt8.self, repeating: 0)
+            key.withUnsafeBytes { key in
+                // A key longer than the block is hashed first; a shorter one is padded with zeros.
+                if key.count > 64 {
+                    SHA256.hash(data: key).withUnsafeBytes { block.copyMemory(from: $0) }
+                } else {
+                    block.copyMemory(from: key)
+                }
+            }
+            for i in 0..<64 { block[i] ^= 0x36 }
+            inner.update(bufferPointer: UnsafeRawBufferPointer(block))
+            for i in 0..<64 { block[i] ^= 0x36 ^ 0x5c }
+            outer.update(bufferPointer: UnsafeRawBufferPointer(block))
+            block.initializeMemory(as: UInt8.self, repeating: 0)
+        }
         self.inner = inner
         self.outer = outer
     }

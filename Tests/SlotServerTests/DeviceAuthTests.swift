@@ -28,11 +28,13 @@ struct DeviceAuthTests {
             let check = try await server.http.check("anyone")
             #expect(check.status == 401 && check.error?.code == "unauthorized", "\(check.text)")
             #expect(check.error?.message.contains("signed by an enrolled device") == true)
+            #expect(check.headers[.wwwAuthenticate] != nil, "the fast path's 401 has the fields of the slow path's")
             // The slow path (Connection: close goes to Hummingbird) refuses the same way.
             let slow = try await server.http.send(
                 .post, "/v1/check", headers: [.contentType: "application/json", .connection: "close"],
                 body: try TestDevice().checkBody(clientId: "anyone"))
             #expect(slow.status == 401 && slow.error?.code == "unauthorized", "\(slow.text)")
+            #expect(slow.headers[.wwwAuthenticate] == check.headers[.wwwAuthenticate] && slow.body == check.body)
             for i in 0..<25 {
                 let event = DeviceEvent(clientId: "made-up-\(i)", releaseId: release.id, type: .fellBack, detail: nil, at: "t")
                 #expect(try await server.http.post("/v1/events", json: [event]).status == 401)

@@ -1,4 +1,3 @@
-import FoundationEssentials
 import NIOCore
 import SlotWire
 import NIOHTTP1
@@ -116,10 +115,7 @@ final class CheckFastPathHandler: ChannelDuplexHandler, RemovableChannelHandler 
         } catch where error.code == .rateLimited || error.status == .unauthorized {
             // Under a flood the refusal must stay as cheap as an answer; and a
             // request that used up its time must not be judged a second time.
-            let body = ByteBuffer(bytes: (try? WireJSON.encoder().encode(APIErrorBody(code: error.code.rawValue, message: error.message))) ?? Data())
-            write(
-                status: HTTPResponseStatus(statusCode: Int(error.status.code)), body: body,
-                fields: error.headers.map { ($0.name.rawName, $0.value) }, context: context)
+            write(error, context: context)
             return true
         } catch {
             return false
@@ -179,14 +175,15 @@ final class CheckFastPathHandler: ChannelDuplexHandler, RemovableChannelHandler 
         return made
     }
 
-    /// A refusal (401, 429) as Hummingbird's error middleware words it, in one buffer.
-    private func write(status: HTTPResponseStatus, body: ByteBuffer, fields: [(String, String)], context: ChannelHandlerContext) {
-        var body = body
-        var out = context.channel.allocator.buffer(capacity: 256 + body.readableBytes)
-        out.writeString("HTTP/1.1 \(status.code) \(status.reasonPhrase)\r\nDate: \(HTTPDate.now)\r\nServer: slot-server\r\n")
-        for (name, value) in fields { out.writeString("\(name): \(value)\r\n") }
-        out.writeString("Content-Type: application/json\r\nContent-Length: \(body.readableBytes)\r\n\r\n")
-        out.writeBuffer(&body)
+    /// A refusal (401, 429) with the fields and body Hummingbird's error
+    /// middleware gives it (``ServerError/answer``), in one buffer.
+    private func write(_ error: ServerError, context: ChannelHandlerContext) {
+        let (fields, body) = error.answer
+        var out = context.channel.allocator.buffer(capacity: 256 + body.count)
+        out.writeString("HTTP/1.1 \(error.status.code) \(error.status.reasonPhrase)\r\nDate: \(HTTPDate.now)\r\nServer: slot-server\r\n")
+        for field in fields { out.writeString("\(field.name.rawName): \(field.value)\r\n") }
+        out.writeString("Content-Length: \(body.count)\r\n\r\n")
+        out.writeBytes(body)
         context.write(wrapOutboundOut(.byteBuffer(out)), promise: nil)
     }
 

@@ -1,4 +1,3 @@
-import Foundation
 import Hummingbird
 import Logging
 import NIOCore
@@ -37,12 +36,7 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
     }
 
     static func response(for error: ServerError) -> Response {
-        let data = (try? WireJSON.encoder().encode(error.body)) ?? Data(#"{"error":{"code":"internal","message":"internal server error"}}"#.utf8)
-        var headers = error.headers
-        headers[.contentType] = "application/json"
-        if error.status == .unauthorized {
-            headers[.wwwAuthenticate] = #"Bearer realm="slot-server""#
-        }
-        return Response(status: error.status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
+        let (fields, body) = error.answer
+        return Response(status: error.status, headers: fields, body: .init(byteBuffer: ByteBuffer(bytes: body)))
     }
 }

@@ -98,6 +98,17 @@ public struct ServerError: Error, CustomStringConvertible {
 
     /// The body sent to the client. Server-side failures do not leak their cause.
     var body: APIErrorBody { APIErrorBody(code: code.rawValue, message: message) }
+
+    /// The fields and the JSON body of the answer, the same on either path
+    /// (``ErrorMiddleware``, ``CheckFastPathHandler``).
+    var answer: (fields: HTTPFields, body: [UInt8]) {
+        var fields = headers
+        fields[.contentType] = "application/json"
+        if status == .unauthorized {
+            fields[.wwwAuthenticate] = #"Bearer realm="slot-server""#
+        }
+        return (fields, body.json)
+    }
 }
 
 extension ServerError {
